@@ -1,0 +1,1 @@
+"""The evaluation of retrieval, refusal, follow-ups, list answers, citations and latency."""

@@ -1,0 +1,210 @@
+"""Run the question set through the real engine and report the metrics table.
+
+Metrics: R@1, R@3 and MRR@10 per language on fact questions (a hit is a retrieved passage that
+contains the question's span, whitespace removed); refusal rate on unanswerable questions; false
+refusals on answerable ones; follow-up R@3 against the same questions asked standalone; item
+recall on list questions; citation faithfulness (every quoted sentence occurs in its cited
+passage); warm latency p50/p95. `--check` compares with `eval/floors.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from qa.chat import Turn
+from qa.records import Answer
+from qa.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_QUESTIONS = HERE / "questions.jsonl"
+FLOORS = HERE / "floors.json"
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def load_questions(path: Path) -> list[dict[str, Any]]:
+    out = []
+    for lineno, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except ValueError as exc:
+                raise ValueError(f"{path}:{lineno}: malformed JSON: {exc}") from exc
+    return out
+
+
+def turns_of(q: dict[str, Any]) -> list[Turn]:
+    if "messages" in q:
+        return [Turn(m["role"], m["content"]) for m in q["messages"]]
+    return [Turn("user", q["question"])]
+
+
+def hit_rank(answer: Answer, span: str) -> int | None:
+    want = squash(span)
+    for p in answer.passages:
+        if want in squash(p.chunk.text):
+            return p.rank
+    return None
+
+
+def citations_hold(answer: Answer) -> bool:
+    """Every quoted sentence occurs in the passage it cites, and every citation quotes something."""
+    for c in answer.citations:
+        if not c.quoted:
+            return False
+        if any(squash(s) not in squash(c.chunk.text) for s in c.quoted):
+            return False
+        if any(f"{squash(s)}[{c.number}]" not in squash(answer.text) for s in c.quoted):
+            return False
+    return True
+
+
+def _mean(xs: list[float]) -> float:
+    return round(sum(xs) / len(xs), 4) if xs else float("nan")
+
+
+def _pct(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return round(xs[min(len(xs) - 1, int(q * len(xs)))], 2)
+
+
+def evaluate(engine: Any, questions: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = []
+    engine.ask("warm-up 预热")  # the first call pays one-off costs; latency is for warm questions
+    for q in questions:
+        ans = engine.ask(turns=turns_of(q), k=3)
+        row = {"q": q, "answer": ans, "rank": hit_rank(ans, q["span"]) if q.get("span") else None}
+        if q["kind"] == "followup":
+            alone = engine.ask(q["standalone"], k=3)
+            row["standalone_rank"] = hit_rank(alone, q["span"])
+        rows.append(row)
+    return metrics(rows)
+
+
+def metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    m: dict[str, Any] = {}
+    for lang in ("zh", "en"):
+        facts = [r for r in rows if r["q"]["kind"] == "fact" and r["q"]["lang"] == lang]
+        ranks = [r["rank"] for r in facts]
+        m[f"{lang}_n"] = len(facts)
+        m[f"{lang}_r1"] = _mean([1.0 if r == 1 else 0.0 for r in ranks])
+        m[f"{lang}_r3"] = _mean([1.0 if r is not None and r <= 3 else 0.0 for r in ranks])
+        m[f"{lang}_mrr"] = _mean([1.0 / r if r else 0.0 for r in ranks])
+    unans = [r for r in rows if r["q"]["kind"] == "unanswerable"]
+    answerable = [r for r in rows if r["q"]["kind"] != "unanswerable"]
+    m["unanswerable_n"] = len(unans)
+    m["refusal_rate"] = _mean([1.0 if not r["answer"].answered else 0.0 for r in unans])
+    m["false_refusal_rate"] = _mean([1.0 if not r["answer"].answered else 0.0 for r in answerable])
+    fu = [r for r in rows if r["q"]["kind"] == "followup"]
+    m["followup_n"] = len(fu)
+    m["followup_r3"] = _mean([1.0 if r["rank"] is not None and r["rank"] <= 3 else 0.0 for r in fu])
+    m["followup_standalone_r3"] = _mean(
+        [1.0 if r.get("standalone_rank") is not None and r["standalone_rank"] <= 3 else 0.0 for r in fu]
+    )
+    # Standalone questions must be searched exactly as typed (after whitespace clean-up).
+    standalone = [r for r in rows if r["q"]["kind"] != "followup"]
+    m["standalone_rewritten"] = sum(
+        1 for r in standalone if squash(r["answer"].searched_for) != squash(r["q"]["question"])
+    )
+    lists = [r for r in rows if r["q"]["kind"] == "list"]
+    recalls = []
+    for r in lists:
+        text = squash(r["answer"].text)
+        items = r["q"]["items"]
+        recalls.append(sum(1 for it in items if squash(it) in text) / len(items))
+    m["list_n"] = len(lists)
+    m["list_item_recall"] = _mean(recalls)
+    m["list_ok_rate"] = _mean([1.0 if x >= 0.8 else 0.0 for x in recalls])
+    answered = [r for r in rows if r["answer"].answered]
+    m["citations_ok"] = _mean([1.0 if citations_hold(r["answer"]) else 0.0 for r in answered])
+    lat = [r["answer"].timings_ms["total"] for r in rows]
+    m["latency_p50_ms"] = _pct(lat, 0.5)
+    m["latency_p95_ms"] = _pct(lat, 0.95)
+    m["failures"] = failures(rows)
+    return m
+
+
+def failures(rows: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for r in rows:
+        q, a = r["q"], r["answer"]
+        label = q.get("question") or q["messages"][-1]["content"]
+        if q["kind"] == "unanswerable" and a.answered:
+            out.append(f"{q['id']} answered an unanswerable question: {label} -> {a.text[:60]}")
+        elif q["kind"] != "unanswerable" and not a.answered:
+            out.append(f"{q['id']} refused: {label} ({a.note})")
+        elif q.get("span") and (r["rank"] is None or r["rank"] > 3):
+            out.append(f"{q['id']} span not in top 3 (rank {r['rank']}): {label} [searched: {a.searched_for}]")
+    return out
+
+
+TABLE = [
+    ("Chinese facts", "zh_n", ["zh_r1", "zh_r3", "zh_mrr"]),
+    ("English facts", "en_n", ["en_r1", "en_r3", "en_mrr"]),
+]
+
+
+def render(m: dict[str, Any]) -> str:
+    lines = ["| set | n | R@1 | R@3 | MRR |", "|---|---|---|---|---|"]
+    for name, n, keys in TABLE:
+        lines.append(f"| {name} | {m[n]} | " + " | ".join(f"{m[k]:.3f}" for k in keys) + " |")
+    lines += [
+        "",
+        f"unanswerable refused: {m['refusal_rate']:.3f} (n={m['unanswerable_n']})   "
+        f"false refusals: {m['false_refusal_rate']:.3f}",
+        f"follow-up R@3: {m['followup_r3']:.3f} (standalone {m['followup_standalone_r3']:.3f}, n={m['followup_n']})   "
+        f"standalone questions rewritten: {m['standalone_rewritten']}",
+        f"list item recall: {m['list_item_recall']:.3f} (>=0.8 on {m['list_ok_rate']:.3f} of n={m['list_n']})   "
+        f"citations hold: {m['citations_ok']:.3f}",
+        f"latency (warm, total compute): p50 {m['latency_p50_ms']} ms, p95 {m['latency_p95_ms']} ms",
+    ]
+    return "\n".join(lines)
+
+
+def check(m: dict[str, Any], floors: dict[str, dict[str, float]]) -> list[str]:
+    bad = []
+    for key, value in floors.get("min", {}).items():
+        if not m[key] >= value:
+            bad.append(f"{key} = {m[key]} is below its floor {value}")
+    for key, value in floors.get("max", {}).items():
+        if not m[key] <= value:
+            bad.append(f"{key} = {m[key]} is above its ceiling {value}")
+    return bad
+
+
+def main(settings: Settings, questions: str | None, report: str | None, check_floors: bool = False) -> int:
+    from qa.engine import Engine
+
+    t0 = time.perf_counter()
+    engine = Engine(settings)
+    qs = load_questions(Path(questions) if questions else DEFAULT_QUESTIONS)
+    m = evaluate(engine, qs)
+    print(render(m))
+    print(f"({len(qs)} questions, {time.perf_counter() - t0:.1f} s including model load)")
+    if m["failures"]:
+        print("\nmisses:")
+        for f in m["failures"]:
+            print("  " + f)
+    if report:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(json.dumps(m, ensure_ascii=False, indent=2), "utf-8")
+    if check_floors:
+        bad = check(m, json.loads(FLOORS.read_text("utf-8")))
+        for b in bad:
+            print(f"FLOOR: {b}", file=sys.stderr)
+        return 1 if bad else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Settings.from_env(), None, None))

@@ -1,0 +1,109 @@
+"""Split a cleaned document into passages sized for retrieval and citation.
+
+Chunks are cut at Chinese (and Western) sentence punctuation, prefer paragraph ends, never cross
+a section boundary, and together cover the document text exactly: concatenating
+`document.text[c.start:c.end]` over all chunks gives the text back. It does not embed or index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from qa.records import Chunk, Document
+
+# A sentence ends at 。！？；!?; (plus closing quotes/brackets) or at a paragraph break.
+_SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)\"']*|\n")
+_CLAUSE_END = re.compile(r"[，、,：:]")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) spans of sentences in text[start:end]; a trailing newline stays with its sentence."""
+    end = len(text) if end is None else end
+    spans = []
+    pos = start
+    for m in _SENTENCE_END.finditer(text, start, end):
+        stop = m.end()
+        if stop < end and text[stop] == "\n" and m.group() != "\n":
+            stop += 1
+        if stop <= pos:
+            continue
+        spans.append((pos, stop))
+        pos = stop
+    if pos < end:
+        spans.append((pos, end))
+    return spans
+
+
+def _split_long(text: str, span: tuple[int, int], limit: int) -> list[tuple[int, int]]:
+    """Cut an over-long sentence at clause punctuation, or hard at `limit` characters."""
+    s, e = span
+    out = []
+    while e - s > limit:
+        window = text[s : s + limit]
+        cuts = [m.end() for m in _CLAUSE_END.finditer(window) if m.end() > limit // 3]
+        cut = s + (cuts[-1] if cuts else limit)
+        out.append((s, cut))
+        s = cut
+    out.append((s, e))
+    return out
+
+
+def _section_bounds(doc: Document) -> list[int]:
+    bounds = sorted({0, len(doc.text), *(s.start for s in doc.sections if 0 < s.start < len(doc.text))})
+    return bounds
+
+
+def chunk_id(doc_id: str, section: str, text: str) -> str:
+    return hashlib.sha1(f"{doc_id}\x00{section}\x00{text}".encode()).hexdigest()[:16]
+
+
+def chunk_document(doc: Document, min_chars: int = 150, max_chars: int = 300) -> list[Chunk]:
+    text = doc.text
+    chunks: list[Chunk] = []
+    bounds = _section_bounds(doc)
+    for lo, hi in zip(bounds, bounds[1:]):
+        pieces: list[tuple[int, int]] = []
+        for span in sentence_spans(text, lo, hi):
+            pieces.extend(_split_long(text, span, max_chars))
+        groups: list[list[tuple[int, int]]] = []
+        current: list[tuple[int, int]] = []
+        for p in pieces:
+            size = current[-1][1] - current[0][0] if current else 0
+            if current and size + (p[1] - p[0]) > max_chars:
+                groups.append(current)
+                current = []
+            current.append(p)
+            size = current[-1][1] - current[0][0]
+            # Prefer to end a chunk where a paragraph ends, once it is big enough.
+            if size >= min_chars and text[p[1] - 1] == "\n":
+                groups.append(current)
+                current = []
+        if current:
+            tail = current[-1][1] - current[0][0]
+            if groups and tail < min_chars // 3 and (current[-1][1] - groups[-1][0][0]) <= max_chars * 1.2:
+                groups[-1].extend(current)
+            else:
+                groups.append(current)
+        for ordinal, g in enumerate(groups):
+            s, e = g[0][0], g[-1][1]
+            section = doc.section_at(s)
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id(doc.doc_id, section, text[s:e]),
+                    doc_id=doc.doc_id,
+                    title=doc.title,
+                    section=section,
+                    start=s,
+                    end=e,
+                    text=text[s:e],
+                    ordinal=ordinal,
+                )
+            )
+    return chunks
+
+
+def embed_text(chunk: Chunk) -> str:
+    """The text a chunk is embedded and keyword-indexed as: its section heading, then its text."""
+    body = chunk.text.strip()
+    return f"{chunk.section}\n{body}" if chunk.section else body

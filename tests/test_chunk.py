@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+from conftest import PAGE
+
+from qa.chunk import chunk_document, sentence_spans
+from qa.load import parse
+
+
+@pytest.fixture(scope="module")
+def page():
+    return parse("page.txt", PAGE.read_bytes())
+
+
+def test_chunks_rebuild_the_document(page):
+    chunks = chunk_document(page)
+    assert "".join(c.text for c in chunks) == page.text
+    for a, b in zip(chunks, chunks[1:]):
+        assert a.end == b.start
+    for c in chunks:
+        assert page.text[c.start : c.end] == c.text
+        assert c.doc_id == "page.txt" and c.title == page.title
+
+
+@pytest.mark.parametrize("lo,hi", [(80, 150), (150, 300), (300, 500)])
+def test_chunk_sizes_stay_within_bounds(page, lo, hi):
+    chunks = chunk_document(page, lo, hi)
+    assert "".join(c.text for c in chunks) == page.text
+    assert max(len(c.text) for c in chunks) <= hi * 1.2
+    # Only section ends or the last chunk may be short.
+    short = [c for c in chunks if len(c.text) < lo // 3]
+    assert len(short) <= len(page.sections) + 1
+
+
+def test_chunks_never_cross_a_section_boundary(page):
+    starts = {s.start for s in page.sections}
+    for c in chunk_document(page):
+        assert not any(c.start < s < c.end for s in starts)
+        assert c.section == page.section_at(c.start)
+
+
+def test_chunks_end_at_sentence_punctuation(page):
+    for c in chunk_document(page)[:-1]:
+        assert c.text.rstrip("\n")[-1] in "。！？；：”…）)" or len(c.text) >= 290
+
+
+def test_sentence_spans_split_chinese_punctuation():
+    text = "第一句。第二句！“第三句？”第四句；\n第五句"
+    parts = [text[s:e] for s, e in sentence_spans(text)]
+    assert parts == ["第一句。", "第二句！", "“第三句？”", "第四句；\n", "第五句"]
+    assert "".join(parts) == text
+
+
+def test_an_overlong_sentence_is_cut_at_clauses():
+    from qa.records import Document
+
+    doc = Document("x.txt", "x", "，".join(["很长的分句内容"] * 80) + "。")
+    chunks = chunk_document(doc, 150, 300)
+    assert "".join(c.text for c in chunks) == doc.text
+    # A short tail joins the chunk before it, within 1.2x the maximum.
+    assert all(len(c.text) <= 360 for c in chunks) and len(chunks) >= 6

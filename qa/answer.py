@@ -20,7 +20,8 @@ from qa.records import Answer, Citation, Passage
 
 MAX_SENTENCES = 3
 # A sentence is quoted when it scores at least this share of the best sentence's score.
-RELATIVE_KEEP = 0.8
+RELATIVE_KEEP = 0.85
+DENSE_WEIGHT = 0.6
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,12 @@ class Sentence:
     start: int  # offsets into the document text
     end: int
     text: str
-    dense: float
+    sims: tuple[float, ...]  # similarity to the question under each model
 
 
-def keyword_coverage(question: str, text: str, bm25: BM25) -> float:
-    """IDF-weighted share of the question's words that occur in `text` (0..1)."""
-    qwords = set(words(question))
+def keyword_coverage(keywords: str, text: str, bm25: BM25) -> float:
+    """IDF-weighted share of the question's words (or English expansion) found in `text` (0..1)."""
+    qwords = set(words(keywords))
     if not qwords:
         return 0.0
     compact = re.sub(r"\s+", "", text.lower())
@@ -44,33 +45,49 @@ def keyword_coverage(question: str, text: str, bm25: BM25) -> float:
 
 
 def candidate_sentences(
-    passages: list[Passage], spans: np.ndarray, vectors: np.ndarray, chunk_rows: dict[str, int], qvec: np.ndarray
+    passages: list[Passage],
+    spans: np.ndarray,
+    chunk_rows: dict[str, int],
+    sims: list[tuple[np.ndarray, np.ndarray]],
 ) -> list[Sentence]:
+    """The quotable sentences of the given passages, with their similarity under each
+    (sentence vectors, query vector) pair."""
     out = []
     for p in passages:
-        row = chunk_rows[p.chunk.chunk_id]
-        mask = spans[:, 0] == row
-        for (_, s, e), vec in zip(spans[mask], vectors[mask]):
+        idx = np.flatnonzero(spans[:, 0] == chunk_rows[p.chunk.chunk_id])
+        per_model = [vectors[idx] @ q for vectors, q in sims]
+        for j, i in enumerate(idx):
+            _, s, e = spans[i]
             text = p.chunk.text[s - p.chunk.start : e - p.chunk.start].strip()
-            out.append(Sentence(p, int(s), int(e), text, float(vec @ qvec)))
+            out.append(Sentence(p, int(s), int(e), text, tuple(float(m[j]) for m in per_model)))
     return out
 
 
-def select(question: str, sentences: list[Sentence], bm25: BM25) -> list[Sentence]:
-    """The best-supported sentences, at most MAX_SENTENCES, in reading order of their passages."""
+def _minmax(xs: np.ndarray) -> np.ndarray:
+    span = float(xs.max() - xs.min())
+    return (xs - xs.min()) / span if span > 0 else np.ones_like(xs)
+
+
+def sentence_scores(keywords: str, sentences: list[Sentence], bm25: BM25) -> list[float]:
+    """Rank-free score per sentence: similarity (scaled within the candidates, per model, since
+    scales differ by model and language) blended with keyword coverage."""
     if not sentences:
         return []
-    dense = np.array([s.dense for s in sentences])
-    span = float(dense.max() - dense.min()) or 1.0
-    scores = []
-    for s, d in zip(sentences, dense):
-        lex = keyword_coverage(question, s.text, bm25)
-        scores.append(0.5 * (d - dense.min()) / span + 0.5 * lex)
+    sims = np.array([s.sims for s in sentences], dtype=np.float64).reshape(len(sentences), -1)
+    dense = np.mean([_minmax(sims[:, m]) for m in range(sims.shape[1])], axis=0) if sims.size else np.zeros(len(sentences))
+    cover = np.array([keyword_coverage(keywords, s.text, bm25) for s in sentences])
+    return list(DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * cover)
+
+
+def select(keywords: str, sentences: list[Sentence], bm25: BM25) -> list[Sentence]:
+    """The best-supported sentences, at most MAX_SENTENCES, in reading order of their passages."""
+    scores = sentence_scores(keywords, sentences, bm25)
+    if not scores:
+        return []
     best = max(scores)
     ranked = sorted(range(len(sentences)), key=lambda i: -scores[i])
     keep = [i for i in ranked if scores[i] >= RELATIVE_KEEP * best][:MAX_SENTENCES]
-    chosen = [sentences[i] for i in keep]
-    return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
+    return sorted((sentences[i] for i in keep), key=lambda s: (s.passage.rank, s.start))
 
 
 def compose(

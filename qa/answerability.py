@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.answer import Sentence, keyword_coverage
-from qa.retrieve import Hit, Retriever
+from qa.retrieve import Hit, Query, Retriever
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,15 @@ class Evidence:
     bm25_top: float
 
     @classmethod
-    def gather(cls, query: str, lang: str, hits: list[Hit], sentences: list[Sentence], retriever: Retriever) -> Evidence:
-        cov = max((keyword_coverage(query, retriever.chunks[h.index].text, retriever.bm25) for h in hits), default=0.0)
+    def gather(cls, q: Query, hits: list[Hit], sentences: list[Sentence], retriever: Retriever) -> Evidence:
+        cov = max(
+            (keyword_coverage(q.keyword_text, retriever.chunks[h.index].text, retriever.bm25) for h in hits),
+            default=0.0,
+        )
         dense = max((h.dense for h in hits if h.dense == h.dense), default=0.0)
-        sent = max((s.dense for s in sentences), default=0.0)
+        sent = max((s.sims[-1] for s in sentences), default=0.0)
         bm = max((h.bm25 for h in hits), default=0.0)
-        return cls(lang, round(cov, 4), round(dense, 4), round(sent, 4), round(bm, 4))
+        return cls(q.lang, round(cov, 4), round(dense, 4), round(sent, 4), round(bm, 4))
 
 
 def decide(ev: Evidence) -> str:

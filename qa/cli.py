@@ -24,10 +24,10 @@ def _engine(settings: Settings, rebuild: bool = False):  # noqa: ANN202 - heavy 
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.embed import load_embedder
+    from qa.embed import load_crosslingual, load_embedder
     from qa.indexer import open_or_build
 
-    _, report = open_or_build(settings, load_embedder(settings), force=args.rebuild)
+    _, report = open_or_build(settings, load_embedder(settings), load_crosslingual(settings), force=args.rebuild)
     did = f"built ({report.reason})" if report.rebuilt else "up to date"
     print(f"index {did}: {report.documents} documents, {report.chunks} chunks, {report.seconds:.1f} s")
     for s in report.skipped:

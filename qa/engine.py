@@ -8,6 +8,7 @@ and times each step. It holds no UI and prints nothing.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -16,11 +17,11 @@ import numpy as np
 from qa import answer as answering
 from qa.answerability import Evidence, decide
 from qa.chat import Turn, clean_question, split_turns
-from qa.embed import Embedder, load_embedder
+from qa.embed import Embedder, load_crosslingual, load_embedder
 from qa.indexer import BuildReport, open_or_build
 from qa.lang import detect_lang
 from qa.records import Answer
-from qa.retrieve import Retriever
+from qa.retrieve import Query, Retriever
 from qa.settings import Settings
 from qa.store import StoredIndex
 
@@ -31,19 +32,29 @@ RANKING_DEPTH = 10
 
 
 @dataclass(frozen=True)
-class Query:
+class Resolved:
+    """The question as typed (cleaned) and what is searched for after follow-up resolution."""
+
     text: str
     searched_for: str
     lang: str
 
 
 class Engine:
-    def __init__(self, settings: Settings, embedder: Embedder | None = None, rebuild: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        second: Embedder | None = None,
+        rebuild: bool = False,
+    ) -> None:
         self.settings = settings
         t0 = time.perf_counter()
         self.embedder = embedder or load_embedder(settings)
+        self.second = second if second is not None or embedder is not None else load_crosslingual(settings)
         self.load_seconds = time.perf_counter() - t0
-        stored, self.report = open_or_build(settings, self.embedder, force=rebuild)
+        self._refresh_lock = threading.Lock()
+        stored, self.report = open_or_build(settings, self.embedder, self.second, force=rebuild)
         self.use(stored)
 
     def use(self, stored: StoredIndex) -> None:
@@ -52,37 +63,55 @@ class Engine:
         rows = {c.chunk_id: i for i, c in enumerate(stored.chunks)}
         self._state = (stored, retriever, rows)
 
+    def refresh(self) -> BuildReport:
+        """Bring the index up to date with the corpus; questions keep using the old index until
+        the new one is complete, then the swap is a single assignment."""
+        with self._refresh_lock:
+            stored, report = open_or_build(self.settings, self.embedder, self.second)
+            if report.rebuilt:
+                self.use(stored)
+            self.report = report
+            return report
+
     @property
     def stored(self) -> StoredIndex:
         return self._state[0]
 
-    def resolve(self, turns: list[Turn]) -> Query:
+    def resolve(self, turns: list[Turn]) -> Resolved:
         last, _earlier = split_turns(turns)
         text = clean_question(last, self.settings.max_question_chars)
-        return Query(text, text, detect_lang(text))
+        return Resolved(text, text, detect_lang(text))
+
+    def query(self, text: str, lang: str, retriever: Retriever) -> Query:
+        e5 = self.embedder.encode_queries([text])[0]
+        if lang != "en":
+            return Query(text, lang, e5)
+        x = self.second.encode_queries([text])[0] if self.second is not None else None
+        return Query(text, lang, e5, x, tuple(retriever.glossary.expand(text)))
 
     def ask(self, question: str | None = None, turns: list[Turn] | None = None, k: int | None = None) -> Answer:
         t_start = time.perf_counter()
         turns = turns if turns is not None else [Turn("user", question or "")]
         stored, retriever, rows = self._state
         k = k or self.settings.top_k
-        query = self.resolve(turns)
+        resolved = self.resolve(turns)
         t0 = time.perf_counter()
-        qvec = self.embedder.encode_queries([query.searched_for])[0]
+        query = self.query(resolved.searched_for, resolved.lang, retriever)
         t1 = time.perf_counter()
-        hits = retriever.hits(query.searched_for, qvec)
+        hits = retriever.hits(query)
         ranking = [
             answering.Passage(stored.chunks[h.index], h.fused, r) for r, h in enumerate(hits[:RANKING_DEPTH], start=1)
         ]
         passages = ranking[:k]
         t2 = time.perf_counter()
-        sentences = answering.candidate_sentences(
-            passages, stored.arrays["sentence_spans"], stored.arrays["sentence_vectors"], rows, qvec
-        )
-        evidence = Evidence.gather(query.searched_for, query.lang, hits[:k], sentences, retriever)
+        sims = [(stored.arrays["sentence_vectors"], query.e5)]
+        if query.x is not None and "x_sentence_vectors" in stored.arrays:
+            sims.append((stored.arrays["x_sentence_vectors"], query.x))
+        sentences = answering.candidate_sentences(passages, stored.arrays["sentence_spans"], rows, sims)
+        evidence = Evidence.gather(query, hits[:k], sentences, retriever)
         outcome = decide(evidence)
-        chosen = answering.select(query.searched_for, sentences, retriever.bm25) if outcome != "not_found" else []
-        result = answering.compose(query.text, query.searched_for, query.lang, outcome, passages, chosen)
+        chosen = answering.select(query.keyword_text, sentences, retriever.bm25) if outcome != "not_found" else []
+        result = answering.compose(resolved.text, resolved.searched_for, resolved.lang, outcome, passages, chosen)
         t3 = time.perf_counter()
         timings = {
             "embed": (t1 - t0) * 1000,

@@ -53,6 +53,7 @@ def identity(settings: Settings, corpus: dict[str, str]) -> dict[str, object]:
     """The manifest fields that must match for a stored index to be served."""
     return {
         "model": settings.embed_model,
+        "crosslingual_model": settings.crosslingual_model,
         "chunk_min": settings.chunk_min,
         "chunk_max": settings.chunk_max,
         "recipe": RECIPE,
@@ -83,7 +84,7 @@ def sentence_units(chunks: list[Chunk]) -> list[tuple[int, int, int]]:
     return units
 
 
-def build(settings: Settings, embedder: Embedder) -> BuildReport:
+def build(settings: Settings, embedder: Embedder, second: Embedder | None = None) -> BuildReport:
     t0 = time.perf_counter()
     loaded = load_corpus(settings.corpus_dir, settings.max_file_bytes)
     chunks = [c for d in loaded.documents for c in chunk_document(d, settings.chunk_min, settings.chunk_max)]
@@ -92,6 +93,17 @@ def build(settings: Settings, embedder: Embedder) -> BuildReport:
     units = sentence_units(chunks)
     sent_texts = [chunks[ci].text[s - chunks[ci].start : e - chunks[ci].start].strip() for ci, s, e in units]
     sent_vectors = embedder.encode_documents(sent_texts) if units else np.zeros((0, embedder.dim), np.float32)
+    arrays = {
+        "sentence_vectors": sent_vectors,
+        "sentence_spans": np.asarray(units, dtype=np.int64).reshape(-1, 3),
+    }
+    if settings.crosslingual_model:
+        if second is None:
+            raise RuntimeError(f"the cross-lingual model {settings.crosslingual_model!r} is not loaded")
+        arrays["x_vectors"] = second.encode_documents(texts) if texts else np.zeros((0, second.dim), np.float32)
+        arrays["x_sentence_vectors"] = (
+            second.encode_documents(sent_texts) if units else np.zeros((0, second.dim), np.float32)
+        )
     manifest = {
         **identity(settings, fingerprint(settings.corpus_dir)),
         "dim": int(embedder.dim),
@@ -105,12 +117,14 @@ def build(settings: Settings, embedder: Embedder) -> BuildReport:
         chunks,
         vectors,
         [tokenize(t) for t in texts],
-        {"sentence_vectors": sent_vectors, "sentence_spans": np.asarray(units, dtype=np.int64).reshape(-1, 3)},
+        arrays,
     )
     return BuildReport(len(loaded.documents), len(chunks), time.perf_counter() - t0, True, loaded.skipped)
 
 
-def open_or_build(settings: Settings, embedder: Embedder, force: bool = False) -> tuple[store.StoredIndex, BuildReport]:
+def open_or_build(
+    settings: Settings, embedder: Embedder, second: Embedder | None = None, force: bool = False
+) -> tuple[store.StoredIndex, BuildReport]:
     """Serve the stored index if it matches corpus and settings; otherwise rebuild it first."""
     t0 = time.perf_counter()
     reason = "forced" if force else mismatch(store.read_manifest(settings.index_dir), settings)
@@ -124,7 +138,7 @@ def open_or_build(settings: Settings, embedder: Embedder, force: bool = False) -
         except store.IndexUnreadable as exc:
             reason = str(exc)
     log.info("building index: %s", reason)
-    report = build(settings, embedder)
+    report = build(settings, embedder, second)
     return store.load(settings.index_dir), BuildReport(
         report.documents, report.chunks, report.seconds, True, report.skipped, reason
     )

@@ -50,5 +50,6 @@ MESSAGES = {
 
 
 def message(key: str, lang: str, **kwargs: object) -> str:
-    text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
+    options = MESSAGES[key]
+    text = options[lang] if lang in options else options["en"]
     return text.format(**kwargs) if kwargs else text

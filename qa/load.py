@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,3 +118,31 @@ def fingerprint(corpus_dir: Path) -> dict[str, str]:
         except OSError as exc:
             out[path.relative_to(corpus_dir).as_posix()] = f"unreadable: {exc}"
     return out
+
+
+_SAFE_NAME = re.compile(r"^[\w\u4e00-\u9fff][\w\u4e00-\u9fff .()（）-]{0,120}$")
+
+
+def check_upload(name: str, data: bytes, max_bytes: int) -> str:
+    """Validate an uploaded document; returns the safe file name or raises DocumentError."""
+    if not name or name != Path(name).name or "/" in name or "\\" in name or name in {".", ".."}:
+        raise DocumentError("file names must not contain folders or path components")
+    if not _SAFE_NAME.match(name):
+        raise DocumentError("file name has characters that are not allowed")
+    if Path(name).suffix.lower() not in SUPPORTED:
+        raise DocumentError(f"unsupported file type; allowed: {', '.join(SUPPORTED)}")
+    if len(data) > max_bytes:
+        raise DocumentError(f"too large ({len(data):,} bytes; limit {max_bytes:,})")
+    parse(name, data)  # raises DocumentError when it is not a readable document
+    return name
+
+
+def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int) -> Path:
+    """Write a validated upload into the corpus atomically (never a half-written document)."""
+    safe = check_upload(name, data, max_bytes)
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    target = corpus_dir / safe
+    tmp = corpus_dir / f".{safe}.uploading"
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target

@@ -1,8 +1,11 @@
 """Hybrid retrieval: dense FAISS search and BM25 on jieba tokens, fused by reciprocal rank.
 
-Rank fusion (RRF) is used because the two score scales are not comparable (cosine vs BM25, and
-cosine ranges differ by model and by query language). BM25 is built once per loaded index. It
-does not embed the query (the caller does) and does not decide whether the passages answer.
+Rank fusion (RRF) is used because score scales are not comparable (cosine vs BM25, and cosine
+ranges differ by model and by query language). Each query language has its route of retrievers,
+chosen by measurement (README): Chinese questions use BM25 + e5; English questions, which share
+no words with Chinese text, use the cross-lingual USE model + BM25 over the dictionary expansion
+of the question (+ e5). BM25 and the glossary are built once per loaded index. It does not embed
+the query (the engine does) and does not decide whether the passages answer.
 """
 
 from __future__ import annotations
@@ -11,9 +14,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.crosslingual import Glossary
 from qa.keywords import BM25, tokenize
-from qa.records import Passage
 from qa.store import StoredIndex
+
+# Retrievers per query language, in fusion order.
+ROUTES = {"zh": ("e5", "bm25"), "en": ("x", "gloss", "e5")}
+
+
+@dataclass(frozen=True)
+class Query:
+    """What is searched: the resolved question text and its representations."""
+
+    text: str
+    lang: str
+    e5: np.ndarray
+    x: np.ndarray | None = None  # cross-lingual model vector, English route only
+    expansion: tuple[str, ...] = ()  # Chinese words for an English question
+
+    @property
+    def keyword_text(self) -> str:
+        """Text whose words the passages should contain: the question, or its expansion."""
+        return " ".join(self.expansion) if self.lang == "en" else self.text
 
 
 @dataclass(frozen=True)
@@ -35,6 +57,11 @@ def rrf(rankings: list[list[int]], k: int = 60) -> dict[int, float]:
     return scores
 
 
+def top(scores: np.ndarray, depth: int, positive: bool = False) -> list[int]:
+    order = np.argsort(-scores, kind="stable")[:depth]
+    return [int(i) for i in order if not positive or scores[i] > 0]
+
+
 class Retriever:
     def __init__(self, stored: StoredIndex, depth: int = 20, rrf_k: int = 60) -> None:
         self.stored = stored
@@ -42,6 +69,14 @@ class Retriever:
         self.bm25 = BM25([list(t) for t in stored.tokens])
         self.depth = depth
         self.rrf_k = rrf_k
+        self.x_vectors = stored.arrays.get("x_vectors")
+        self._glossary: Glossary | None = None
+
+    @property
+    def glossary(self) -> Glossary:
+        if self._glossary is None:
+            self._glossary = Glossary.for_texts(c.text for c in self.chunks)
+        return self._glossary
 
     def dense(self, qvec: np.ndarray, depth: int) -> tuple[list[int], np.ndarray]:
         n = min(depth, len(self.chunks))
@@ -50,18 +85,21 @@ class Retriever:
         scores, ids = self.stored.faiss_index.search(qvec.reshape(1, -1).astype(np.float32), n)
         return [int(i) for i in ids[0] if i >= 0], scores[0]
 
-    def hits(self, query: str, qvec: np.ndarray, extra: list[list[int]] | None = None) -> list[Hit]:
-        """All fused candidates, best first. `extra` adds rankings from other retrievers."""
-        dense_ids, dense_scores = self.dense(qvec, self.depth)
-        bm = np.asarray(self.bm25.scores(tokenize(query)), dtype=np.float32)
-        bm_ids = [int(i) for i in np.argsort(-bm, kind="stable")[: self.depth] if bm[i] > 0]
-        fused = rrf([dense_ids, bm_ids, *(extra or [])], self.rrf_k)
+    def hits(self, q: Query) -> list[Hit]:
+        """All fused candidates, best first."""
+        dense_ids, dense_scores = self.dense(q.e5, self.depth)
         dense_by_id = dict(zip(dense_ids, dense_scores.tolist()))
+        bm = np.asarray(self.bm25.scores(tokenize(q.keyword_text)), dtype=np.float32)
+        rankings = []
+        for name in ROUTES.get(q.lang, ROUTES["zh"]):
+            if name == "e5":
+                rankings.append(dense_ids)
+            elif name in ("bm25", "gloss") and len(bm):
+                rankings.append(top(bm, self.depth, positive=True))
+            elif name == "x" and q.x is not None and self.x_vectors is not None:
+                rankings.append(top(self.x_vectors @ q.x, self.depth))
+        fused = rrf(rankings, self.rrf_k)
         order = sorted(fused, key=lambda i: (-fused[i], i))
-        return [Hit(i, fused[i], dense_by_id.get(i, float("nan")), float(bm[i]) if len(bm) else 0.0) for i in order]
-
-    def search(self, query: str, qvec: np.ndarray, k: int) -> list[Passage]:
         return [
-            Passage(self.chunks[h.index], h.fused, rank)
-            for rank, h in enumerate(self.hits(query, qvec)[:k], start=1)
+            Hit(i, fused[i], dense_by_id.get(i, float("nan")), float(bm[i]) if len(bm) else 0.0) for i in order
         ]

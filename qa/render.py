@@ -1,0 +1,364 @@
+"""Render answers and their sources as HTML for the chat UI: pure functions of the public JSON record.
+
+It takes the `qa.output.to_json` record (never the engine's internals), so what the page shows is
+exactly what programs get from the API. Every piece of document or user text is HTML-escaped;
+the only markup is ours: citation markers become links to the numbered source cards
+(`#a{turn}-s{n}`), quoted sentences are wrapped in <mark>, long passages fold into <details>.
+It does not import gradio, answer questions, or decide anything about the outcome.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from qa.text import normalise_space
+
+# Passages longer than this fold: the quoted sentences stay visible, the rest opens on request.
+FOLD_CHARS = 160
+EXCERPT_CHARS = 90
+SNIPPET_CHARS = 36
+
+_MARKER = re.compile(r"\[(\d+)\]")
+# Streaming unit: a run of text closed by a citation marker or a line break (one quoted sentence).
+_PIECE = re.compile(r".*?(?:\[\d+\]|\n|$)", re.S)
+
+LABELS: dict[str, dict[str, str]] = {
+    "answered": {"zh": "已回答", "en": "Answered"},
+    "partial": {"zh": "部分涵盖", "en": "Partly covered"},
+    "not_found": {"zh": "未找到", "en": "Not found"},
+    "searched_for": {"zh": "检索：", "en": "Searched for: "},
+    "maybe": {"zh": "您可能想问的相关段落：", "en": "You may mean these related passages:"},
+    "sources": {"zh": "来源", "en": "Sources"},
+    "nearest": {"zh": "相关段落（未直接回答）", "en": "Nearest passages (not an answer)"},
+    "sources_empty": {
+        "zh": "提问后，答案引用的原文段落会显示在这里，引用的句子会高亮。",
+        "en": "Ask a question: the passages the answer cites appear here, with the quoted sentences highlighted.",
+    },
+    "show_full": {"zh": "展开全文", "en": "Show the whole passage"},
+    "hide_full": {"zh": "收起", "en": "Show less"},
+    "for_question": {"zh": "问题：", "en": "Question: "},
+    "searching": {"zh": "正在检索文档…", "en": "Searching the documents…"},
+}
+
+
+def label(key: str, lang: str) -> str:
+    options = LABELS[key]
+    return options.get(lang, options["en"])
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _text_html(text: str) -> str:
+    # Escape, then keep the document's line breaks as <br>: no blank line may reach the chat's
+    # markdown renderer, which would end our HTML block there and parse the rest as markdown.
+    return esc(text).replace("\n", "<br>")
+
+
+def anchor(turn: int, n: int) -> str:
+    return f"a{turn}-s{n}"
+
+
+def answer_body(text: str, turn: int, cited: set[int]) -> str:
+    """The answer text, escaped, with each cited [n] turned into a link to its source card."""
+    text = text.strip()
+    out = []
+    pos = 0
+    for m in _MARKER.finditer(text):
+        n = int(m.group(1))
+        if n not in cited:
+            continue  # a bracketed number that is part of the quoted text, not our marker
+        out.append(_text_html(text[pos : m.start()]))
+        a = anchor(turn, n)
+        out.append(f'<a class="qa-cite" href="#{a}">[{n}]</a>')
+        pos = m.end()
+    out.append(_text_html(text[pos:]))
+    return "".join(out)
+
+
+def pieces(text: str) -> list[str]:
+    """Growing prefixes of the answer, one quoted sentence (closed by its marker) at a time."""
+    prefixes = []
+    pos = 0
+    for m in _PIECE.finditer(text):
+        if not m.group():
+            continue
+        pos = m.end()
+        if text[:pos].strip():
+            prefixes.append(text[:pos])
+    return prefixes or [text]
+
+
+def searched_differs(typed: str, searched_for: str) -> bool:
+    return normalise_space(typed) != normalise_space(searched_for)
+
+
+def answer_html(rec: dict[str, Any], turn: int, typed: str, text: str | None = None) -> str:
+    """One assistant chat message: outcome badge, what was searched (when it differs from what
+    was typed), the answer with linked markers, and for not_found the passages offered instead.
+    `text` is a prefix of the answer while it streams."""
+    lang = rec.get("lang", "zh")
+    outcome = rec.get("outcome", "not_found")
+    cited = {s["n"] for s in rec.get("sources", []) if s.get("n") is not None}
+    meta = [f'<span class="qa-badge qa-{esc(outcome)}">{esc(label(outcome, lang))}</span>']
+    if searched_differs(typed, rec.get("searched_for", "")):
+        meta.append(f'<span class="qa-searched">{esc(label("searched_for", lang))}{esc(rec["searched_for"])}</span>')
+    body = answer_body(rec["answer"] if text is None else text, turn, cited)
+    parts = [f'<div class="qa-answer"><div class="qa-meta">{"".join(meta)}</div><div class="qa-text">{body}</div>']
+    if text is None and outcome == "not_found" and rec.get("sources"):
+        # The offered passages, by the numbers of their cards in the sources panel; the panel
+        # carries the titles, so a phone screen is not filled with the same title three times.
+        items = []
+        for i, s in enumerate(rec["sources"], start=1):
+            flat = " ".join(s.get("text", "").split())
+            snippet = flat[:SNIPPET_CHARS] + ("…" if len(flat) > SNIPPET_CHARS else "")
+            items.append(
+                f'<li><a class="qa-cite" href="#{anchor(turn, i)}">[{i}]</a> '
+                f'<span class="qa-snippet">{esc(snippet)}</span></li>'
+            )
+        parts.append(f'<div class="qa-maybe">{esc(label("maybe", lang))}<ul>{"".join(items)}</ul></div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def source_label(title: str, section: str) -> str:
+    return f"{title} › {section}" if section else title
+
+
+def highlight(text: str, quoted: list[str]) -> str:
+    """The passage, escaped, with every occurrence of a quoted sentence wrapped in <mark>."""
+    spans: list[tuple[int, int]] = []
+    for q in quoted:
+        q = q.strip()
+        if not q:
+            continue
+        start = text.find(q)
+        while start != -1:
+            spans.append((start, start + len(q)))
+            start = text.find(q, start + len(q))
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    out = []
+    pos = 0
+    for s, e in merged:
+        out.append(_text_html(text[pos:s]))
+        out.append(f"<mark>{_text_html(text[s:e])}</mark>")
+        pos = e
+    out.append(_text_html(text[pos:]))
+    return "".join(out)
+
+
+def excerpt(text: str, quoted: list[str]) -> str:
+    """What a folded passage shows: the quoted sentences (marked), or else its opening words."""
+    found = [q.strip() for q in quoted if q.strip() and q.strip() in text]
+    if not found:
+        return esc(text[:EXCERPT_CHARS].replace("\n", " ")) + "…"
+    marks = "…".join(f"<mark>{esc(q.replace(chr(10), ' '))}</mark>" for q in found)
+    lead = "" if text.startswith(found[0]) else "…"
+    tail = "" if text.endswith(found[-1]) else "…"
+    return f"{lead}{marks}{tail}"
+
+
+def source_card(src: dict[str, Any], number: int, turn: int, lang: str) -> str:
+    text = src.get("text", "").strip()
+    quoted = list(src.get("quoted", []))
+    head = (
+        f'<div class="qa-src-head"><span class="qa-num">{number}</span>'
+        f'<span class="qa-doc">{esc(src.get("title") or src.get("doc", ""))}</span></div>'
+    )
+    section = f'<div class="qa-sec">{esc(src["section"])}</div>' if src.get("section") else ""
+    if len(text) <= FOLD_CHARS:
+        passage = f'<div class="qa-passage">{highlight(text, quoted)}</div>'
+    else:
+        passage = (
+            '<details class="qa-fold"><summary>'
+            f'<span class="qa-excerpt">{excerpt(text, quoted)}</span>'
+            f'<span class="qa-more">{esc(label("show_full", lang))}</span>'
+            f'<span class="qa-less">{esc(label("hide_full", lang))}</span>'
+            f'</summary><div class="qa-passage">{highlight(text, quoted)}</div></details>'
+        )
+    return f'<div class="qa-src" id="{anchor(turn, number)}">{head}{section}{passage}</div>'
+
+
+def sources_group(rec: dict[str, Any], turn: int, question: str, lang: str) -> str:
+    """The cards of one answer: its cited sources by number, or its nearest passages if not found."""
+    if rec.get("outcome") == "not_found":
+        heading = label("nearest", lang)
+        cards = [source_card(s, i, turn, lang) for i, s in enumerate(rec.get("sources", []), start=1)]
+    else:
+        heading = label("sources", lang)
+        cited = sorted((s for s in rec.get("sources", []) if s.get("n") is not None), key=lambda s: s["n"])
+        cards = [source_card(s, s["n"], turn, lang) for s in cited]
+    return (
+        f'<div class="qa-group-q">{esc(label("for_question", lang))}{esc(question)}</div>'
+        f'<div class="qa-group-h">{esc(heading)}</div>{"".join(cards)}'
+    )
+
+
+def sources_panel(groups: list[dict[str, Any]], lang: str) -> str:
+    """All answers' sources, newest first and open; earlier ones folded, so the markers of an
+    earlier answer still lead somewhere (the page script opens the fold on click)."""
+    if not groups:
+        return f'<div class="qa-sources"><div class="qa-empty">{esc(label("sources_empty", lang))}</div></div>'
+    out = []
+    for i, g in enumerate(reversed(groups)):
+        inner = sources_group(g["record"], g["turn"], g["question"], lang)
+        if i == 0:
+            out.append(f'<section class="qa-group qa-latest">{inner}</section>')
+        else:
+            out.append(f'<details class="qa-group qa-earlier"><summary>{esc(g["question"])}</summary>{inner}</details>')
+    return f'<div class="qa-sources">{"".join(out)}</div>'
+
+
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "title": {"zh": "索引状态", "en": "Index status"},
+    "counts": {
+        "zh": "文件 {documents} 篇 · 段落 {chunks} 个 · 最近更新 {built_at}",
+        "en": "{documents} documents · {chunks} passages · last updated {built_at}",
+    },
+    "running": {
+        "zh": "⏳ 正在后台更新索引；更新完成前，问答继续使用当前索引。",
+        "en": "⏳ Updating the index in the background; questions use the current index until it is ready.",
+    },
+    "idle": {"zh": "✓ 索引与文件库一致。", "en": "✓ The index matches the collection."},
+    "failed": {
+        "zh": "⚠ 上次更新失败（仍在使用之前的索引）：",
+        "en": "⚠ The last update failed (the previous index is still used): ",
+    },
+    "documents": {"zh": "已收录的文件", "en": "Documents"},
+    "skipped": {"zh": "未收录的文件及原因", "en": "Files left out, and why"},
+}
+
+
+def _s(key: str, lang: str, **kw: object) -> str:
+    options = STATUS_LABELS[key]
+    text = options.get(lang, options["en"])
+    return text.format(**kw) if kw else text
+
+
+def notice(lines: list[str], ok: bool = True) -> str:
+    cls = "qa-ok" if ok else "qa-bad"
+    return f'<div class="qa-notice {cls}">{"<br>".join(esc(x) for x in lines)}</div>'
+
+
+def status_html(status: dict[str, Any], running: bool, last_error: str, lang: str, notes: list[str]) -> str:
+    """The staff view of the index: counts, refresh state, documents, skipped files with reasons."""
+    parts = [notice(notes)] if notes else []
+    counts = _s(
+        "counts",
+        lang,
+        documents=status.get("documents", 0),
+        chunks=status.get("chunks", 0),
+        built_at=esc(str(status.get("built_at", "")) or "—"),
+    )
+    state = _s("running", lang) if running else _s("idle", lang)
+    parts.append(f'<div class="qa-status"><h3>{esc(_s("title", lang))}</h3><p>{counts}</p><p>{esc(state)}</p>')
+    if last_error:
+        parts.append(f'<p class="qa-bad">{esc(_s("failed", lang))}{esc(last_error)}</p>')
+    names = status.get("names", {})
+    if names:
+        items = "".join(f"<li>{esc(name)} — {esc(str(title))}</li>" for name, title in sorted(names.items()))
+        parts.append(f"<h4>{esc(_s('documents', lang))}</h4><ul>{items}</ul>")
+    skipped = status.get("skipped", {})
+    if skipped:
+        items = "".join(f"<li>{esc(name)}: {esc(str(reason))}</li>" for name, reason in sorted(skipped.items()))
+        parts.append(f"<h4>{esc(_s('skipped', lang))}</h4><ul>{items}</ul>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+# Styles for the markup above. Colours come from the theme's variables, so dark mode works too.
+CSS = """
+#qa-top { align-items: center; }
+#qa-header h1 { margin: 0 0 4px 0; font-size: 1.5rem; }
+#qa-header p { margin: 0; color: var(--body-text-color-subdued); }
+.qa-user { white-space: normal; }
+.qa-answer .qa-meta { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; margin-bottom: 6px;
+  font-size: 0.85em; }
+.qa-badge { border-radius: 999px; padding: 1px 10px; font-weight: 600; border: 1px solid currentColor; }
+.qa-badge.qa-answered { color: #15803d; }
+.qa-badge.qa-partial { color: #b45309; }
+.qa-badge.qa-not_found { color: #b91c1c; }
+.qa-searched { color: var(--body-text-color-subdued); }
+.qa-text { line-height: 1.7; }
+a.qa-cite { text-decoration: none; font-weight: 600; padding: 0 1px; border-radius: 4px;
+  color: var(--color-accent); cursor: pointer; }
+a.qa-cite:hover, a.qa-cite:focus { background: var(--color-accent-soft); }
+.qa-maybe { margin-top: 8px; }
+.qa-maybe ul { list-style: none; margin: 4px 0 0 0; padding: 0; }
+.qa-maybe li { margin: 2px 0; }
+.qa-snippet { color: var(--body-text-color-subdued); }
+.qa-wait { color: var(--body-text-color-subdued); font-style: italic; }
+.qa-sources { display: flex; flex-direction: column; gap: 10px; }
+.qa-empty { color: var(--body-text-color-subdued); padding: 16px; border: 1px dashed var(--border-color-primary);
+  border-radius: 8px; }
+.qa-group-q { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 2px; }
+.qa-group-h { font-weight: 700; margin-bottom: 6px; }
+details.qa-earlier > summary { cursor: pointer; color: var(--body-text-color-subdued); font-size: 0.9em; }
+.qa-src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin-bottom: 8px;
+  background: var(--block-background-fill); scroll-margin: 12px; transition: box-shadow .2s, border-color .2s; }
+.qa-src.qa-hover, .qa-src.qa-flash { border-color: var(--color-accent);
+  box-shadow: 0 0 0 3px var(--color-accent-soft); }
+.qa-src-head { display: flex; gap: 8px; align-items: baseline; }
+.qa-num { flex: none; min-width: 1.6em; text-align: center; border-radius: 6px; font-weight: 700;
+  background: var(--color-accent); color: white; font-size: 0.85em; }
+.qa-doc { font-weight: 600; }
+.qa-sec { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 0 2.2em; }
+.qa-passage, .qa-fold { margin-top: 6px; line-height: 1.7; font-size: 0.95em; }
+.qa-fold > summary { cursor: pointer; list-style: none; }
+.qa-fold > summary::-webkit-details-marker { display: none; }
+.qa-more, .qa-less { display: inline-block; margin-left: 6px; font-size: 0.85em; color: var(--color-accent); }
+.qa-fold[open] .qa-excerpt, .qa-fold[open] .qa-more, .qa-fold:not([open]) .qa-less { display: none; }
+.qa-src mark { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
+.qa-notice { padding: 8px 12px; border-radius: 8px; margin-bottom: 8px; }
+.qa-notice.qa-ok { background: var(--color-accent-soft); }
+.qa-notice.qa-bad, p.qa-bad { background: #fee2e2; color: #991b1b; }
+@media (min-width: 900px) {
+  #qa-sources-col { position: sticky; top: 8px; align-self: flex-start; max-height: calc(100vh - 16px);
+    overflow-y: auto; }
+}
+"""
+
+# Marker behaviour: a click scrolls its source card into view (opening an earlier answer's
+# folded group first) and flashes it; hovering highlights the card, and on wide screens, where
+# the sources sit beside the chat, scrolls the panel to it. Document-level listeners, because
+# the chat re-renders its messages.
+HEAD = """
+<script>
+(function () {
+  function card(a) {
+    var id = (a.getAttribute("href") || "").replace(/^#/, "");
+    return id ? document.getElementById(id) : null;
+  }
+  function cite(ev) { return ev.target && ev.target.closest ? ev.target.closest("a.qa-cite") : null; }
+  document.addEventListener("click", function (ev) {
+    var a = cite(ev); if (!a) return;
+    var el = card(a); if (!el) return;
+    ev.preventDefault(); ev.stopPropagation();
+    var group = el.closest("details"); if (group) group.open = true;
+    el.scrollIntoView({behavior: "smooth", block: "center"});
+    el.classList.remove("qa-flash"); void el.offsetWidth; el.classList.add("qa-flash");
+    setTimeout(function () { el.classList.remove("qa-flash"); }, 2000);
+  }, true);
+  document.addEventListener("mouseover", function (ev) {
+    var a = cite(ev); if (!a) return;
+    var el = card(a); if (!el) return;
+    el.classList.add("qa-hover");
+    if (window.matchMedia("(min-width: 900px)").matches && !el.closest("details:not([open])")) {
+      el.scrollIntoView({behavior: "smooth", block: "nearest"});
+    }
+  });
+  document.addEventListener("mouseout", function (ev) {
+    var a = cite(ev); if (!a) return;
+    var el = card(a); if (el) el.classList.remove("qa-hover");
+  });
+})();
+</script>
+"""

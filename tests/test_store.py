@@ -1,0 +1,152 @@
+"""The stored index: save -> load round trip, FAISS equals brute force, rebuilds, atomicity."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import store
+from qa.indexer import mismatch, open_or_build
+from qa.retrieve import Query, Retriever
+
+
+def test_save_load_round_trip_gives_the_same_results(settings, fake_embedder):
+    built, report = open_or_build(settings, fake_embedder)
+    assert report.rebuilt and report.documents == 2 and report.chunks >= 2
+    again = store.load(settings.index_dir)
+    assert again.chunks == built.chunks
+    assert np.array_equal(again.vectors, built.vectors)
+    q = Query("岳阳临港经济", "zh", fake_embedder.encode_queries(["岳阳临港经济"])[0])
+    a = Retriever(built).hits(q)
+    b = Retriever(again).hits(q)
+    assert a == b
+    assert "岳阳" in built.chunks[a[0].index].text
+
+
+def test_faiss_top_k_equals_brute_force(settings, fake_embedder):
+    built, _ = open_or_build(settings, fake_embedder)
+    q = fake_embedder.encode_queries(["free trade zone 长沙"])[0]
+    ids, scores = Retriever(built).dense(q, 10)
+    brute = np.argsort(-(built.vectors @ q), kind="stable")
+    assert np.allclose(sorted(scores, reverse=True), (built.vectors @ q)[brute][: len(ids)], atol=1e-6)
+
+
+def test_unchanged_corpus_is_served_without_rebuilding(settings, fake_embedder):
+    open_or_build(settings, fake_embedder)
+    _, report = open_or_build(settings, fake_embedder)
+    assert not report.rebuilt
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["edit", "add", "remove", "settings"],
+)
+def test_any_mismatch_rebuilds_and_never_serves_stale_text(settings, fake_embedder, change):
+    from dataclasses import replace
+
+    open_or_build(settings, fake_embedder)
+    corpus = settings.corpus_dir
+    if change == "edit":
+        (corpus / "a.txt").write_text("# 测试文件\n\n郴州突出湘港澳直通。\n", "utf-8")
+    elif change == "add":
+        (corpus / "c.txt").write_text("新增的文件内容。", "utf-8")
+    elif change == "remove":
+        (corpus / "b.md").unlink()
+    else:
+        settings = replace(settings, chunk_max=200)
+    assert mismatch(store.read_manifest(settings.index_dir), settings)
+    stored, report = open_or_build(settings, fake_embedder)
+    assert report.rebuilt
+    texts = "".join(c.text for c in stored.chunks)
+    if change == "edit":
+        assert "郴州" in texts and "岳阳" not in texts
+    if change == "remove":
+        assert all(c.doc_id != "b.md" for c in stored.chunks)
+
+
+def test_damaged_index_is_rebuilt_not_served(settings, fake_embedder):
+    open_or_build(settings, fake_embedder)
+    version = store.current_version(settings.index_dir)
+    (settings.index_dir / version / "chunks.jsonl").write_text("{broken", "utf-8")
+    stored, report = open_or_build(settings, fake_embedder)
+    assert report.rebuilt and len(stored.chunks) >= 2
+
+
+def test_bad_corpus_files_are_skipped_with_reasons_and_the_rest_indexed(settings, fake_embedder):
+    corpus = settings.corpus_dir
+    (corpus / "binary.txt").write_bytes(bytes(range(256)) * 10)
+    (corpus / "latin1.txt").write_bytes("café crème brûlée à la carte".encode("latin-1"))
+    (corpus / "empty.md").write_bytes(b"   \n")
+    (corpus / "gbk.txt").write_bytes("郴州突出湘港澳直通，打造内陆地区承接产业转移平台。".encode("gbk"))
+    (corpus / "utf16.txt").write_text("株洲对接湖南自贸区。", encoding="utf-16")
+    (corpus / "ignored.pdf").write_bytes(b"%PDF-1.4")
+    big = corpus / "big.txt"
+    big.write_bytes(b"x" * (settings.max_file_bytes + 1))
+    stored, report = open_or_build(settings, fake_embedder)
+    reasons = {s.name: s.reason for s in report.skipped}
+    assert "binary" in reasons["binary.txt"]
+    assert "UTF-8" in reasons["latin1.txt"]
+    assert "empty" in reasons["empty.md"]
+    assert "too large" in reasons["big.txt"]
+    docs = {c.doc_id for c in stored.chunks}
+    assert {"a.txt", "b.md", "gbk.txt", "utf16.txt"} <= docs
+    assert "ignored.pdf" not in docs
+    assert stored.manifest["skipped"] == reasons
+
+
+def test_a_killed_build_leaves_the_previous_index_serving(settings, fake_embedder, tmp_path):
+    """SIGKILL a rebuild in the middle of writing: CURRENT still names the complete old version."""
+    open_or_build(settings, fake_embedder)
+    before = store.current_version(settings.index_dir)
+    chunks_before = store.load(settings.index_dir).chunks
+    script = tmp_path / "slow_build.py"
+    script.write_text(
+        f"""
+import sys, time
+sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parent.parent)!r}]
+from fakes import HashingEmbedder
+from qa import store
+from qa.indexer import build
+from qa.settings import Settings
+from pathlib import Path
+real_save = store.np.save
+def slow_save(*a, **k):
+    real_save(*a, **k)
+    print("writing", flush=True)
+    time.sleep(30)
+store.np.save = slow_save
+s = Settings(corpus_dir=Path({str(settings.corpus_dir)!r}), index_dir=Path({str(settings.index_dir)!r}), embed_model="fake", crosslingual_model="")
+build(s, HashingEmbedder())
+""",
+        "utf-8",
+    )
+    (settings.corpus_dir / "c.txt").write_text("新增的文件内容。", "utf-8")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    os.kill(proc.pid, 9)
+    proc.wait()
+    assert store.current_version(settings.index_dir) == before
+    assert store.load(settings.index_dir).chunks == chunks_before
+    # The next start notices the corpus changed, resumes with a full build and cleans up.
+    stored, report = open_or_build(settings, fake_embedder)
+    assert report.rebuilt and any(c.doc_id == "c.txt" for c in stored.chunks)
+    leftovers = [p.name for p in settings.index_dir.iterdir() if p.name.startswith(".staging")]
+    assert leftovers == []
+
+
+def test_manifest_records_what_shapes_the_index(settings, fake_embedder):
+    open_or_build(settings, fake_embedder)
+    m = store.read_manifest(settings.index_dir)
+    assert m["model"] == "fake" and m["dim"] == fake_embedder.dim
+    assert m["chunk_min"] == settings.chunk_min and m["chunk_max"] == settings.chunk_max
+    assert set(m["corpus"]) == {"a.txt", "b.md"}
+    assert "faiss-cpu" in m["libraries"]
+    json.dumps(m)
+    assert time.strptime(m["built_at"][:19], "%Y-%m-%dT%H:%M:%S")

@@ -1,0 +1,311 @@
+"""The launched app, driven like a program would drive it: gradio_client against `python app.py`.
+
+The app runs in a subprocess with the real default model, a copy of the corpus, and the index and
+data folders in tmp dirs, so the tests can upload documents without touching the repository.
+`running_app` is shared with the browser test.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+MAX_FILE_BYTES = 100_000  # small, so the oversized-file test does not need megabytes
+START_TIMEOUT = 600  # first run may convert the model and build the index
+YUEYANG = "岳阳突出临港经济"
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    url: str
+    corpus: Path
+    data: Path
+    log: Path
+    env: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, n: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text("utf-8", errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+@contextlib.contextmanager
+def running_app(base: Path, password: str = PASSWORD) -> Iterator[RunningApp]:
+    """Start `python app.py` on a free port; yield once it serves pages; stop it afterwards."""
+    corpus = base / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "QA_HOST": "127.0.0.1",
+        "QA_PORT": str(port),
+        "QA_CORPUS_DIR": str(corpus),
+        "QA_INDEX_DIR": str(base / "index"),
+        "QA_DATA_DIR": str(base / "data"),
+        "QA_STAFF_PASSWORD": password,
+        "QA_MAX_FILE_BYTES": str(MAX_FILE_BYTES),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = base / "app.log"
+    url = f"http://127.0.0.1:{port}/"
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app exited with {proc.returncode} before serving:\n{_tail(log)}")
+            try:
+                with urllib.request.urlopen(url + "gradio_api/info", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app did not start within {START_TIMEOUT} s:\n{_tail(log)}")
+            time.sleep(1)
+        yield RunningApp(url, corpus, base / "data", log, env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    with running_app(tmp_path_factory.mktemp("ui-app")) as a:
+        yield a
+
+
+@pytest.fixture(scope="module")
+def client(app: RunningApp):
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False)
+
+
+def ask(client, question: str, history: list[dict] | None = None) -> dict:
+    return client.predict(question, json.dumps(history or [], ensure_ascii=False), api_name="/ask")
+
+
+def text_of(message: dict) -> str:
+    """A chat message's content as HTML text (Gradio returns it as a list of typed parts)."""
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def cited(rec: dict) -> list[dict]:
+    return [s for s in rec["sources"] if s["n"] is not None]
+
+
+# --- questions ---------------------------------------------------------------------------------
+
+
+def test_chinese_question_is_answered_from_the_yueyang_passage(client) -> None:
+    rec = ask(client, "岳阳片区的重点是什么？")
+    assert rec["outcome"] == "answered" and rec["lang"] == "zh"
+    assert "临港经济" in rec["answer"]
+    assert any(YUEYANG in s["text"] and any("临港经济" in q for q in s["quoted"]) for s in cited(rec))
+    assert "[1]" in rec["answer"]
+
+
+def test_english_question_is_answered_from_the_same_passage(client) -> None:
+    rec = ask(client, "What are Yueyang's priorities?")
+    assert rec["lang"] == "en"
+    assert rec["outcome"] == "answered", rec["answer"]
+    assert any(YUEYANG in s["text"] for s in cited(rec))
+
+
+@pytest.mark.xfail(strict=False, reason="follow-up resolution in qa/chat.py is being built (lead)")
+def test_follow_up_is_resolved_against_the_conversation(client) -> None:
+    first = ask(client, "长沙片区的重点是什么？")
+    history = [{"role": "user", "content": "长沙片区的重点是什么？"}, {"role": "assistant", "content": first["answer"]}]
+    rec = ask(client, "那岳阳呢？", history)
+    assert rec["outcome"] == "answered", f"searched for {rec['searched_for']!r}: {rec['answer']}"
+    assert any(YUEYANG in s["text"] for s in cited(rec))
+
+
+def test_question_outside_the_documents_is_refused_in_chinese(client, app: RunningApp) -> None:
+    rec = ask(client, "海南自贸港的个人所得税税率是多少？")
+    assert rec["outcome"] == "not_found" and rec["answered"] is False
+    assert rec["answer"] == "文档中没有找到这个问题的答案。"
+    assert rec["sources"], "the nearest passages are offered instead"
+    logged = [json.loads(x) for x in (app.data / "not_found.jsonl").read_text("utf-8").splitlines()]
+    assert any(r["question"] == "海南自贸港的个人所得税税率是多少？" for r in logged)
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "expected"),
+    [
+        ("   ", "[]", "请输入一个问题。"),
+        ("x" * 5000, "[]", "The question is too long"),
+        ("岳阳？", "not json", "bad input"),
+        ("岳阳？", '[{"role": "robot", "content": 1}]', "bad input"),
+    ],
+)
+def test_bad_input_gets_a_message_not_a_traceback(client, question: str, history: str, expected: str) -> None:
+    rec = client.predict(question, history, api_name="/ask")
+    assert set(rec) == {"error"} and expected in rec["error"]
+    assert "Traceback" not in rec["error"]
+
+
+def test_the_chat_streams_and_shows_highlighted_sources(client) -> None:
+    job = client.submit("岳阳片区的重点是什么？", [], "zh", api_name="/chat")
+    updates = list(job)
+    chats = [u[0] for u in updates]
+    final_chat, sources_html, box = updates[-1]
+    answer_html = text_of(final_chat[-1])
+    assert final_chat[-1]["role"] == "assistant" and "已回答" in answer_html
+    assert len(chats) >= 3, "the question shows at once and the answer builds up"
+    assert 'href="#a1-s1"' in answer_html  # the marker links to its card
+    assert 'id="a1-s1"' in sources_html
+    assert any(YUEYANG in m for m in sources_html.split("<mark>")[1:]), "the quoted sentence is highlighted"
+    assert box == ""
+
+
+# --- feedback -----------------------------------------------------------------------------------
+
+
+def test_downvote_with_reason_is_stored_and_listed_by_the_cli(client, app: RunningApp) -> None:
+    rec = ask(client, "株洲如何对接湖南自贸区？")
+    out = client.predict(
+        "株洲如何对接湖南自贸区？",
+        json.dumps(rec, ensure_ascii=False),
+        "down",
+        "漏了贸易平台联动",
+        api_name="/feedback",
+    )
+    assert out == {"ok": True}
+    stored = [json.loads(x) for x in (app.data / "feedback.jsonl").read_text("utf-8").splitlines()]
+    assert stored[-1]["vote"] == "down" and stored[-1]["reason"] == "漏了贸易平台联动"
+    assert stored[-1]["answer"] == rec["answer"] and stored[-1]["outcome"] == rec["outcome"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "qa", "feedback"], cwd=ROOT, env=app.env, capture_output=True, text=True, timeout=120
+    )
+    assert cli.returncode == 0, cli.stderr
+    listed = [json.loads(x) for x in cli.stdout.splitlines()]
+    assert any(r["question"] == "株洲如何对接湖南自贸区？" and r["reason"] == "漏了贸易平台联动" for r in listed)
+
+
+def test_a_bad_vote_is_refused(client) -> None:
+    out = client.predict("q", "{}", "meh", "", api_name="/feedback")
+    assert out["ok"] is False
+
+
+# --- staff: uploads -------------------------------------------------------------------------------
+
+UNIQUE = (
+    "# 星河市图书馆开放时间\n\n"
+    "星河市图书馆每周二至周日开放，开放时间为上午九点至晚上八点，每周一闭馆。\n\n"
+    "读者凭身份证可免费办理借书证，每人最多可借十本图书，借期三十天。\n"
+).encode()
+
+
+def upload(client, password: str, name: str, data: bytes) -> dict:
+    return client.predict(password, name, base64.b64encode(data).decode(), api_name="/upload")
+
+
+@pytest.mark.parametrize(
+    ("password", "name", "data", "expected"),
+    [
+        ("", "ok.txt", b"some text", "Wrong password"),
+        ("wrong", "ok.txt", b"some text", "Wrong password"),
+        (PASSWORD, "../x.txt", b"some text", "path components"),
+        (PASSWORD, "tool.exe", b"MZ\x90\x00binary", "unsupported file type"),
+        (PASSWORD, "big.txt", "很长的文件。".encode() * (MAX_FILE_BYTES // 10), "too large"),
+    ],
+    ids=["no-password", "wrong-password", "path-traversal", "exe", "oversized"],
+)
+def test_upload_is_refused_with_a_clear_message(client, app, password, name, data, expected) -> None:
+    before = sorted(p.name for p in app.corpus.iterdir())
+    out = upload(client, password, name, data)
+    assert out["ok"] is False and expected in out["error"], out
+    assert sorted(p.name for p in app.corpus.iterdir()) == before
+    assert not (app.corpus.parent / "x.txt").exists()
+
+
+def test_upload_form_refuses_wrong_password_and_exe(client, app, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    good = tmp_path / "note.txt"
+    good.write_text("一个普通的文件。", "utf-8")
+    html, _timer = client.predict("wrong", [handle_file(str(good))], "zh", api_name="/staff_upload")
+    assert "密码不正确" in html
+    exe = tmp_path / "setup.exe"
+    exe.write_bytes(b"MZ\x90\x00binary")
+    html, _timer = client.predict(PASSWORD, [handle_file(str(exe))], "zh", api_name="/staff_upload")
+    assert "未接受 setup.exe" in html and "unsupported file type" in html
+    assert not (app.corpus / "note.txt").exists() and not (app.corpus / "setup.exe").exists()
+
+
+def test_accepted_upload_is_indexed_in_the_background_and_answers(client, app, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    doc = tmp_path / "xinghe-library.txt"
+    doc.write_bytes(UNIQUE)
+    html, _timer = client.predict(PASSWORD, [handle_file(str(doc))], "zh", api_name="/staff_upload")
+    assert "已保存：xinghe-library.txt" in html
+    assert (app.corpus / "xinghe-library.txt").read_bytes() == UNIQUE
+    # While the index rebuilds, questions are still answered (from the old index).
+    assert ask(client, "岳阳片区的重点是什么？")["outcome"] == "answered"
+    deadline = time.monotonic() + 300
+    while True:
+        status = client.predict(PASSWORD, api_name="/status")
+        if not status["refreshing"] and "xinghe-library.txt" in status["document_names"]:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(1)
+    assert status["documents"] == 2 and not status["last_error"]
+    rec = ask(client, "星河市图书馆的开放时间是什么？")
+    assert rec["outcome"] == "answered", rec["answer"]
+    assert any(s["doc"] == "xinghe-library.txt" for s in cited(rec))
+    assert "上午九点至晚上八点" in rec["answer"]
+
+
+def test_status_needs_the_password(client) -> None:
+    assert client.predict("wrong", api_name="/status") == {"ok": False, "error": "Wrong password."}
+
+
+def test_staff_area_is_off_without_a_configured_password(tmp_path: Path) -> None:
+    """No QA_STAFF_PASSWORD, no staff area: not even an empty password gets in."""
+    from qa.settings import Settings
+    from qa.ui import Handlers
+
+    h = Handlers(engine=None, settings=Settings(corpus_dir=tmp_path / "corpus", data_dir=tmp_path, staff_password=""))
+    for password in ("", "anything"):
+        out = h.api_upload(password, "ok.txt", base64.b64encode(b"text").decode())
+        assert out == {"ok": False, "error": "The staff area is disabled: QA_STAFF_PASSWORD is not set on the server."}
+    assert "员工区未启用" in h.check_password("", "zh")
+    assert not (tmp_path / "corpus").exists()

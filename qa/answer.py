@@ -91,7 +91,13 @@ def select(keywords: str, sentences: list[Sentence], bm25: BM25) -> list[Sentenc
 
 
 def compose(
-    question: str, searched_for: str, lang: str, outcome: str, passages: list[Passage], chosen: list[Sentence]
+    question: str,
+    searched_for: str,
+    lang: str,
+    outcome: str,
+    passages: list[Passage],
+    chosen: list[Sentence],
+    missing: tuple[str, ...] = (),
 ) -> Answer:
     if outcome == "not_found" or not chosen:
         return Answer(
@@ -113,7 +119,10 @@ def compose(
     citations = tuple(
         Citation(n, by_id[cid].chunk, by_id[cid].score, tuple(quoted[cid])) for cid, n in numbers.items()
     )
-    lead = message("partial", lang) if outcome == "partial" else message("from_chinese", lang)
+    if outcome == "partial":
+        lead = message("partial", lang, missing=("、" if lang == "zh" else ", ").join(missing))
+    else:
+        lead = message("from_chinese", lang)
     sep = " " if lang == "en" else ""
     body = sep.join(parts)
     text = f"{lead}\n{body}" if lead else body

@@ -1,25 +1,47 @@
 """Decide whether the retrieved passages answer the question: answered, partial or not found.
 
-Raw cosine thresholds do not carry across models or query languages, so the decision uses
-evidence that is comparable: how much of the question's vocabulary the best passages contain
-(IDF-weighted), and the dense similarity of the best sentence. It does not compose the answer.
+Raw cosine thresholds do not carry across models or query languages, so the decision is a
+logistic score over evidence, with coefficients and thresholds per query language fitted on the
+labelled calibration set `eval/dev.jsonl` by `python -m eval.calibrate` (stored in
+`qa/calibration.json`, never fitted on the test questions). The evidence: how much of the
+question's vocabulary the best passages contain (IDF-weighted), how much of it occurs anywhere
+in the documents, and the similarity of the best passage and sentence. Words of the question
+that occur nowhere in the documents are reported, so a partial answer can say what is missing.
+It does not compose the answer.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from qa.answer import Sentence, keyword_coverage
+from qa.crosslingual import STOP
+from qa.keywords import topic_words, words
 from qa.retrieve import Hit, Query, Retriever
+
+log = logging.getLogger(__name__)
+
+CALIBRATION = Path(__file__).with_name("calibration.json")
+FEATURES = ("coverage", "corpus_coverage", "topic_coverage", "dense_top", "sentence_top")
 
 
 @dataclass(frozen=True)
 class Evidence:
     lang: str
     coverage: float  # best IDF-weighted keyword coverage of a top passage
-    dense_top: float  # best passage cosine
-    sentence_top: float  # best sentence cosine
-    bm25_top: float
+    corpus_coverage: float  # IDF-weighted share of the question's terms found anywhere in the documents
+    topic_coverage: float  # share of the question's topic words (nouns, names) found in the documents
+    dense_top: float  # best passage cosine (e5)
+    sentence_top: float  # best sentence similarity (last model of the route)
+    missing: tuple[str, ...] = ()  # question terms that occur nowhere in the documents
+
+    def vector(self) -> list[float]:
+        return [float(getattr(self, f)) for f in FEATURES]
 
     @classmethod
     def gather(cls, q: Query, hits: list[Hit], sentences: list[Sentence], retriever: Retriever) -> Evidence:
@@ -29,11 +51,84 @@ class Evidence:
         )
         dense = max((h.dense for h in hits if h.dense == h.dense), default=0.0)
         sent = max((s.sims[-1] for s in sentences), default=0.0)
-        bm = max((h.bm25 for h in hits), default=0.0)
-        return cls(q.lang, round(cov, 4), round(dense, 4), round(sent, 4), round(bm, 4))
+        corpus_cov, missing_terms = _corpus_coverage(q, retriever)
+        topic_cov, missing_topics = _topic_coverage(q, retriever)
+        return cls(
+            q.lang,
+            round(cov, 4),
+            round(corpus_cov, 4),
+            round(topic_cov, 4),
+            round(dense, 4),
+            round(sent, 4),
+            missing_topics if q.lang == "zh" else missing_terms,
+        )
 
 
-def decide(ev: Evidence) -> str:
-    if ev.lang == "zh":
-        return "answered" if ev.coverage >= 0.5 else "not_found"
-    return "answered" if ev.sentence_top >= 0.80 else "not_found"
+def _corpus_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, ...]]:
+    if q.lang == "en":
+        # An English term "occurs" when the dictionary maps it onto words of the documents.
+        terms = [w for w in re.findall(r"[a-z]+", q.text.lower()) if w not in STOP and len(w) > 2]
+        found = [w for w in terms if retriever.glossary.expand(w)]
+        missing = tuple(w for w in terms if w not in found)
+        return (len(found) / len(terms) if terms else 0.0), missing
+    qwords = list(dict.fromkeys(words(q.text)))
+    if not qwords:
+        return 0.0, ()
+    present = {w: w in retriever.corpus_text for w in qwords}
+    total = sum(retriever.bm25.idf_of(w) for w in qwords)
+    found = sum(retriever.bm25.idf_of(w) for w in qwords if present[w])
+    # Report only maximal missing words (增值税, not also 增值).
+    gone = [w for w in qwords if not present[w]]
+    missing = tuple(w for w in gone if not any(w != o and w in o for o in gone))
+    return (found / total if total else 0.0), missing
+
+
+def _topic_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, ...]]:
+    if q.lang == "en":
+        return _corpus_coverage(q, retriever)
+    topics = topic_words(q.text)
+    if not topics:
+        return 1.0, ()
+    gone = [w for w in topics if w not in retriever.corpus_text]
+    return 1 - len(gone) / len(topics), tuple(gone)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per-language logistic model: p(answerable) = sigmoid(bias + weights . features)."""
+
+    weights: dict[str, list[float]]
+    bias: dict[str, float]
+    answer_at: dict[str, float]  # p >= answer_at: answered
+    partial_at: dict[str, float]  # partial_at <= p < answer_at: partly covered
+
+    @classmethod
+    def neutral(cls) -> Calibration:
+        """Answer everything: only for fitting the first calibration."""
+        zero = {"zh": [0.0] * len(FEATURES), "en": [0.0] * len(FEATURES)}
+        half = {"zh": 0.0, "en": 0.0}
+        return cls(zero, {"zh": 0.0, "en": 0.0}, half, half)
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION) -> Calibration:
+        if not path.exists():
+            log.warning("no answerability calibration at %s: every question will be answered", path)
+            return cls.neutral()
+        data = json.loads(path.read_text("utf-8"))
+        if data.get("features") != list(FEATURES):
+            raise ValueError(f"{path} was fitted on other features; run `python -m eval.calibrate`")
+        return cls(data["weights"], data["bias"], data["answer_at"], data["partial_at"])
+
+    def probability(self, ev: Evidence) -> float:
+        lang = ev.lang if ev.lang in self.weights else "zh"
+        z = self.bias[lang] + sum(w * x for w, x in zip(self.weights[lang], ev.vector()))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def decide(self, ev: Evidence) -> str:
+        lang = ev.lang if ev.lang in self.answer_at else "zh"
+        p = self.probability(ev)
+        if p >= self.answer_at[lang]:
+            return "answered"
+        if p >= self.partial_at[lang] and ev.missing:
+            return "partial"
+        return "not_found" if p < self.partial_at[lang] else "answered"

@@ -59,3 +59,69 @@ def split_turns(turns: list[Turn]) -> tuple[str, list[str]]:
     """The last user message and the earlier user messages (most recent last)."""
     users = [t.content for t in turns if t.role == "user"]
     return users[-1], users[:-1]
+
+
+# --- follow-up resolution -------------------------------------------------------------------
+
+_ZH_ELLIPSIS = re.compile(r"^(?:那么?|还有|那它|那他|那她)?(?P<x>[^，。？?！!]{1,16}?)呢[？?]?$")
+_ZH_PRONOUN_START = re.compile(r"^(?:那么?|它|它们|其|这个|这些|那个|那些|该|他|她|此|除此之外|除此以外|另外|还有)")
+_ZH_PRONOUN = re.compile(r"它|它们|他们|她们|这个|那个|这些|那些|这里|那里|这项|那项|该")
+_EN_ELLIPSIS = re.compile(r"^(?:and|what about|how about)\s+(?P<x>.+?)\??$", re.I)
+_EN_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|his|her|these|those|this|there)\b", re.I)
+_EN_GENERIC_NAMES = {"FTZ", "FTZs", "China", "Chinese", "I", "What", "How", "Which", "Who", "When", "Where", "Why"}
+
+
+def _kind(flag: str) -> str:
+    # jieba tags 岳阳 as a person and 长沙 as a place: proper names are one kind here.
+    if flag in ("nr", "ns", "nt", "nz", "nrt", "nrfg"):
+        return "name"
+    return flag[:1]
+
+
+def _zh_substitute(prev: str, x: str) -> str | None:
+    """Swap the word of `prev` that is of the same kind as `x` (a place for a place...)."""
+    import jieba.posseg as pseg
+
+    xs = pseg.lcut(x)
+    if len(xs) != 1:
+        return None
+    kind = _kind(xs[0].flag)
+    for w in pseg.lcut(prev):
+        if _kind(w.flag) == kind and w.word != x and len(w.word) >= 2:
+            return prev.replace(w.word, x, 1)
+    return None
+
+
+def _en_substitute(prev: str, x: str) -> str | None:
+    names = re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*", prev)
+    names = [n for n in names if n not in _EN_GENERIC_NAMES]
+    if not names or not x[:1].isupper():
+        return None
+    return prev.replace(names[0], x.strip(), 1)
+
+
+def is_followup(question: str, lang: str) -> bool:
+    """Elliptical or pronoun-led questions that only make sense after the previous turn."""
+    q = question.strip()
+    if lang == "zh":
+        return bool(_ZH_ELLIPSIS.match(q) or _ZH_PRONOUN_START.match(q) or _ZH_PRONOUN.search(q))
+    return bool(_EN_ELLIPSIS.match(q) or _EN_PRONOUN.search(q))
+
+
+def resolve_followup(question: str, previous: str, lang: str) -> str:
+    """The query to search for `question` asked right after `previous` (already resolved).
+
+    "那岳阳呢？" after "长沙片区的重点是什么？" becomes "岳阳片区的重点是什么？"; a pronoun question
+    keeps its words and gains the previous question's as context. Standalone questions are
+    returned unchanged.
+    """
+    if not previous or not is_followup(question, lang):
+        return question
+    q = question.strip()
+    m = (_ZH_ELLIPSIS if lang == "zh" else _EN_ELLIPSIS).match(q)
+    if m:
+        x = re.sub(r"^(?:那么?|还有)", "", m.group("x")).strip() if lang == "zh" else m.group("x").strip()
+        swapped = (_zh_substitute if lang == "zh" else _en_substitute)(previous, x) if x else None
+        if swapped:
+            return swapped
+    return f"{previous} {q}"

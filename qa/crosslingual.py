@@ -64,6 +64,17 @@ def _forms(word: str) -> list[str]:
     return forms
 
 
+# English abbreviations and terms of Chinese official documents that CC-CEDICT lacks.
+SUPPLEMENT = {
+    "ftz": ("自贸区", "自贸试验区", "自由贸易试验区"),
+    "ftzs": ("自贸区", "自贸试验区", "自由贸易试验区"),
+    "pilot free trade zone": ("自由贸易试验区", "自贸试验区"),
+    "free trade zone": ("自贸区", "自由贸易区"),
+    "zone": ("区", "片区", "园区"),
+    "area": ("片区", "区域"),
+}
+
+
 class Glossary:
     """English glosses -> Chinese words, restricted to a vocabulary (the indexed text's n-grams)."""
 
@@ -82,7 +93,10 @@ class Glossary:
                     self.phrases.setdefault(" ".join(toks), set()).add(simp)
                 for w in set(toks):
                     self.words.setdefault(w, []).append((simp, len(toks)))
-
+        for phrase, targets in SUPPLEMENT.items():
+            found = {t for t in targets if t in vocabulary or len(t) == 1}
+            if found:
+                self.phrases.setdefault(phrase, set()).update(found)
     @classmethod
     def for_texts(cls, texts: Iterable[str]) -> Glossary:
         vocab: set[str] = set()

@@ -510,8 +510,9 @@ def ensure_e5_folder(cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with _lock(cache_dir / f".{folder.name}.lock"):
         if not _is_complete(folder):  # another process may have built it meanwhile
-            for stale in cache_dir.glob(f".{folder.name}.[to][ml][pd]-*"):  # left by a killed build
-                shutil.rmtree(stale, ignore_errors=True)
+            for kind in ("tmp", "old"):  # siblings a killed build left behind
+                for stale in cache_dir.glob(f".{folder.name}.{kind}-*"):
+                    shutil.rmtree(stale, ignore_errors=True)
             log.info("e5 folder %s missing or incomplete: building", folder)
             build_e5_folder(folder)
     return folder

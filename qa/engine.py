@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa import answer as answering
-from qa.answerability import Evidence, decide
-from qa.chat import Turn, clean_question, split_turns
+from qa.answerability import Calibration, Evidence
+from qa.chat import BadQuestion, Turn, clean_question, resolve_followup, split_turns
 from qa.embed import Embedder, load_crosslingual, load_embedder
 from qa.indexer import BuildReport, open_or_build
 from qa.lang import detect_lang
-from qa.records import Answer
+from qa.records import Answer, Passage
 from qa.retrieve import Query, Retriever
 from qa.settings import Settings
 from qa.store import StoredIndex
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # How much of the ranking an Answer carries beyond the k passages read (for MRR in the eval).
 RANKING_DEPTH = 10
+# Earlier user turns considered when resolving a follow-up.
+MAX_CONTEXT_TURNS = 3
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,17 @@ class Resolved:
     text: str
     searched_for: str
     lang: str
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    resolved: Resolved
+    query: Query
+    ranking: list[Passage]
+    sentences: list[answering.Sentence]
+    evidence: Evidence
+    retriever: Retriever
+    timings: dict[str, float]
 
 
 class Engine:
@@ -54,6 +67,7 @@ class Engine:
         self.second = second if second is not None or embedder is not None else load_crosslingual(settings)
         self.load_seconds = time.perf_counter() - t0
         self._refresh_lock = threading.Lock()
+        self.calibration = Calibration.load()
         stored, self.report = open_or_build(settings, self.embedder, self.second, force=rebuild)
         self.use(stored)
 
@@ -78,9 +92,18 @@ class Engine:
         return self._state[0]
 
     def resolve(self, turns: list[Turn]) -> Resolved:
-        last, _earlier = split_turns(turns)
+        """Clean the last user message and resolve it against the earlier ones, oldest first."""
+        last, earlier = split_turns(turns)
         text = clean_question(last, self.settings.max_question_chars)
-        return Resolved(text, text, detect_lang(text))
+        lang = detect_lang(text)
+        previous = ""
+        for turn in earlier[-MAX_CONTEXT_TURNS:]:
+            try:
+                prev = clean_question(turn, self.settings.max_question_chars)
+            except BadQuestion:
+                continue
+            previous = resolve_followup(prev, previous, detect_lang(prev))
+        return Resolved(text, resolve_followup(text, previous, lang), lang)
 
     def query(self, text: str, lang: str, retriever: Retriever) -> Query:
         e5 = self.embedder.encode_queries([text])[0]
@@ -89,36 +112,42 @@ class Engine:
         x = self.second.encode_queries([text])[0] if self.second is not None else None
         return Query(text, lang, e5, x, tuple(retriever.glossary.expand(text)))
 
-    def ask(self, question: str | None = None, turns: list[Turn] | None = None, k: int | None = None) -> Answer:
-        t_start = time.perf_counter()
-        turns = turns if turns is not None else [Turn("user", question or "")]
+    def _gather(self, turns: list[Turn], k: int) -> _Gathered:
         stored, retriever, rows = self._state
-        k = k or self.settings.top_k
-        resolved = self.resolve(turns)
         t0 = time.perf_counter()
+        resolved = self.resolve(turns)
         query = self.query(resolved.searched_for, resolved.lang, retriever)
         t1 = time.perf_counter()
         hits = retriever.hits(query)
         ranking = [
             answering.Passage(stored.chunks[h.index], h.fused, r) for r, h in enumerate(hits[:RANKING_DEPTH], start=1)
         ]
-        passages = ranking[:k]
         t2 = time.perf_counter()
         sims = [(stored.arrays["sentence_vectors"], query.e5)]
         if query.x is not None and "x_sentence_vectors" in stored.arrays:
             sims.append((stored.arrays["x_sentence_vectors"], query.x))
-        sentences = answering.candidate_sentences(passages, stored.arrays["sentence_spans"], rows, sims)
+        sentences = answering.candidate_sentences(ranking[:k], stored.arrays["sentence_spans"], rows, sims)
         evidence = Evidence.gather(query, hits[:k], sentences, retriever)
-        outcome = decide(evidence)
-        chosen = answering.select(query.keyword_text, sentences, retriever.bm25) if outcome != "not_found" else []
-        result = answering.compose(resolved.text, resolved.searched_for, resolved.lang, outcome, passages, chosen)
+        timings = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
+        return _Gathered(resolved, query, ranking, sentences, evidence, retriever, timings)
+
+    def evidence(self, turns: list[Turn], k: int | None = None) -> Evidence:
+        """The answerability evidence for a conversation (used to calibrate the decision)."""
+        return self._gather(turns, k or self.settings.top_k).evidence
+
+    def ask(self, question: str | None = None, turns: list[Turn] | None = None, k: int | None = None) -> Answer:
+        t_start = time.perf_counter()
+        turns = turns if turns is not None else [Turn("user", question or "")]
+        k = k or self.settings.top_k
+        g = self._gather(turns, k)
+        t2 = time.perf_counter()
+        outcome = self.calibration.decide(g.evidence)
+        chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25) if outcome != "not_found" else []
+        result = answering.compose(
+            g.resolved.text, g.resolved.searched_for, g.resolved.lang, outcome, g.ranking[:k], chosen, g.evidence.missing
+        )
         t3 = time.perf_counter()
-        timings = {
-            "embed": (t1 - t0) * 1000,
-            "retrieve": (t2 - t1) * 1000,
-            "answer": (t3 - t2) * 1000,
-            "total": (t3 - t_start) * 1000,
-        }
+        timings = {**g.timings, "answer": (t3 - t2) * 1000, "total": (t3 - t_start) * 1000}
         return Answer(
             text=result.text,
             outcome=result.outcome,
@@ -126,9 +155,9 @@ class Engine:
             searched_for=result.searched_for,
             lang=result.lang,
             timings_ms={k_: round(v, 2) for k_, v in timings.items()},
-            passages=tuple(ranking),
+            passages=tuple(g.ranking),
             k=k,
-            note=f"{evidence}",
+            note=f"{g.evidence} p={self.calibration.probability(g.evidence):.3f}",
         )
 
     def status(self) -> dict[str, object]:

@@ -27,8 +27,9 @@ MESSAGES = {
         "en": "You may mean these related passages:",
     },
     "partial": {
-        "zh": "文档只部分涉及这个问题，以下是文档中相关的内容；其余部分文档未提及。",
-        "en": "The documents only partly cover this question. Here is what they say; the rest is not covered.",
+        "zh": "文档只部分涉及这个问题：文档中没有提到“{missing}”。以下是文档中相关的内容：",
+        "en": "The documents only partly cover this question: they do not mention \"{missing}\". "
+        "From the Chinese sources, here is what they do say:",
     },
     "from_chinese": {
         "zh": "",

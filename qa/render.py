@@ -320,6 +320,16 @@ details.qa-earlier > summary { cursor: pointer; color: var(--body-text-color-sub
 .qa-notice { padding: 8px 12px; border-radius: 8px; margin-bottom: 8px; }
 .qa-notice.qa-ok { background: var(--color-accent-soft); }
 .qa-notice.qa-bad, p.qa-bad { background: #fee2e2; color: #991b1b; }
+/* Phones: the header, and the question box with its buttons, stack instead of squeezing. */
+@media (max-width: 640px) {
+  #qa-top { flex-wrap: wrap; }
+  #qa-top > * { flex: 1 1 100% !important; min-width: 100% !important; }
+  #qa-lang { flex-grow: 1 !important; }
+  #qa-ask-row { flex-wrap: wrap; }
+  #qa-ask-row > .form { flex: 1 1 100% !important; min-width: 100% !important; }
+  #qa-ask-row > button { flex: 1 1 40% !important; }
+  #qa-header h1 { font-size: 1.3rem; }
+}
 @media (min-width: 900px) {
   #qa-sources-col { position: sticky; top: 8px; align-self: flex-start; max-height: calc(100vh - 16px);
     overflow-y: auto; }

@@ -70,6 +70,8 @@ class Retriever:
         self.depth = depth
         self.rrf_k = rrf_k
         self.x_vectors = stored.arrays.get("x_vectors")
+        # For "is this word anywhere in the documents?": substring search tolerates segmentation.
+        self.corpus_text = "\n".join(c.text.lower() for c in self.chunks)
         self._glossary: Glossary | None = None
 
     @property

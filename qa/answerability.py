@@ -85,7 +85,13 @@ def _corpus_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, 
 
 def _topic_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, ...]]:
     if q.lang == "en":
-        return _corpus_coverage(q, retriever)
+        # Without an English tagger, capitalised words past the first are the names and places
+        # a question is about ("Hainan", "FIFA"); a name the documents lack is strong evidence.
+        names = [w for w in re.findall(r"(?<!^)\b[A-Z][A-Za-z]+", q.text.strip()) if w.lower() not in STOP]
+        if not names:
+            return 1.0, ()
+        gone = [w for w in names if not retriever.glossary.expand(w)]
+        return 1 - len(gone) / len(names), tuple(gone)
     topics = topic_words(q.text)
     if not topics:
         return 1.0, ()

@@ -99,13 +99,39 @@ class Glossary:
                 self.phrases.setdefault(phrase, set()).update(found)
     @classmethod
     def for_texts(cls, texts: Iterable[str]) -> Glossary:
+        texts = list(texts)
         vocab: set[str] = set()
         for t in texts:
             for run in re.findall(r"[\u4e00-\u9fff]+", t):
                 # Single characters are too ambiguous to be useful expansions.
                 for n in range(2, 5):
                     vocab.update(run[i : i + n] for i in range(len(run) - n + 1))
-        return cls(vocab)
+        glossary = cls(vocab)
+        glossary.add_names(texts)
+        return glossary
+
+    def add_names(self, texts: list[str]) -> None:
+        """Map the pinyin of the documents' person and place names to the names.
+
+        English questions spell Chinese names in pinyin ("Pan Cailiang", "Du Jiahao"), which no
+        dictionary lists; the documents' own names, romanised, close that gap.
+        """
+        import jieba.posseg as pseg
+        from pypinyin import lazy_pinyin
+
+        names = {
+            w.word
+            for t in texts
+            for w in pseg.lcut(t)
+            if w.flag in ("nr", "ns", "nt", "nz", "nrt", "nrfg") and 2 <= len(w.word) <= 4
+        }
+        for name in names:
+            syllables = [s.lower() for s in lazy_pinyin(name)]
+            if not all(s.isalpha() for s in syllables):
+                continue
+            # Family name apart, given name joined: "pan cailiang"; all joined: "yueyang".
+            for key in {" ".join(syllables), syllables[0] + " " + "".join(syllables[1:]), "".join(syllables)}:
+                self.phrases.setdefault(key, set()).add(name)
 
     def expand(self, question: str) -> list[str]:
         """Chinese words for the question's English phrases (longest match first) and words."""

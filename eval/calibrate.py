@@ -79,6 +79,16 @@ def main() -> int:
               f"partial_at {partial_at:.3f}, answer_at {answer_at:.3f}")
     Path(CALIBRATION).write_text(json.dumps(out, indent=2) + "\n", "utf-8")
     print(f"wrote {CALIBRATION}")
+    cal = Calibration.load()
+    for lang in ("zh", "en"):
+        outcomes = [(cal.decide(ev), y) for l_, ev, y in rows if l_ == lang]
+        neg = [o for o, y in outcomes if y == 0]
+        pos = [o for o, y in outcomes if y == 1]
+        print(
+            f"{lang} with the full rule on dev: unanswerable not_found {neg.count('not_found') / len(neg):.2f}, "
+            f"partial {neg.count('partial') / len(neg):.2f}; answerable not_found {pos.count('not_found') / len(pos):.2f}, "
+            f"partial {pos.count('partial') / len(pos):.2f}"
+        )
     return 0
 
 

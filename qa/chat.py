@@ -67,7 +67,7 @@ _ZH_ELLIPSIS = re.compile(r"^(?:那么?|还有|那它|那他|那她)?(?P<x>[^，
 _ZH_PRONOUN_START = re.compile(r"^(?:那么?|它|它们|其|这个|这些|那个|那些|该|他|她|此|除此之外|除此以外|另外|还有)")
 _ZH_PRONOUN = re.compile(r"它|它们|他们|她们|这个|那个|这些|那些|这里|那里|这项|那项|该")
 _EN_ELLIPSIS = re.compile(r"^(?:and|what about|how about)\s+(?P<x>.+?)\??$", re.I)
-_EN_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|his|her|these|those|this|there)\b", re.I)
+_EN_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|his|her|these|those|this|that|there)\b", re.I)
 _EN_GENERIC_NAMES = {"FTZ", "FTZs", "China", "Chinese", "I", "What", "How", "Which", "Who", "When", "Where", "Why"}
 
 

@@ -153,7 +153,11 @@ def answer_html(rec: dict[str, Any], turn: int, typed: str, text: str | None = N
     if searched_differs(typed, rec.get("searched_for", "")):
         meta.append(f'<span class="qa-searched">{esc(label("searched_for", lang))}{esc(rec["searched_for"])}</span>')
     body = answer_body(rec["answer"] if text is None else text, turn, cited)
-    parts = [f'<div class="qa-answer"><div class="qa-meta">{"".join(meta)}</div><div class="qa-text">{body}</div>']
+    # "qa-done" marks the finished answer (for people: the typing cursor goes; for tests: done).
+    state = "qa-done" if text is None else "qa-streaming"
+    parts = [
+        f'<div class="qa-answer {state}"><div class="qa-meta">{"".join(meta)}</div><div class="qa-text">{body}</div>'
+    ]
     if text is None and outcome == "not_found" and rec.get("sources"):
         # The offered passages, by the numbers of their cards in the sources panel; the panel
         # carries the titles, so a phone screen is not filled with the same title three times.
@@ -334,6 +338,8 @@ CSS = """
 .qa-badge.qa-not_found { color: #b91c1c; }
 .qa-searched { color: var(--body-text-color-subdued); }
 .qa-text { line-height: 1.7; }
+.qa-streaming .qa-text::after { content: "▍"; margin-left: 2px; animation: qa-blink 1s steps(1) infinite; }
+@keyframes qa-blink { 50% { opacity: 0; } }
 a.qa-cite { text-decoration: none; font-weight: 600; padding: 0 1px; border-radius: 4px;
   color: var(--color-accent); cursor: pointer; }
 a.qa-cite:hover, a.qa-cite:focus { background: var(--color-accent-soft); }

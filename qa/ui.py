@@ -175,6 +175,11 @@ class Handlers:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         g = next((g for g in groups or [] if g["index"] == index), None)
         if g is None:  # a vote on a message that is not an answer (e.g. an error message)
+            log.info(
+                "vote on chat message %s, which is not an answer (answers at %s)",
+                index,
+                [g["index"] for g in groups or []],
+            )
             return gr.update(visible=False), None, gr.update()
         vote = "up" if data.liked is True else "down" if data.liked is False else None
         try:

@@ -149,7 +149,6 @@ def test_english_question_is_answered_from_the_same_passage(client) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="follow-up resolution in qa/chat.py is being built (lead)")
 def test_follow_up_is_resolved_against_the_conversation(client) -> None:
     first = ask(client, "长沙片区的重点是什么？")
     history = [{"role": "user", "content": "长沙片区的重点是什么？"}, {"role": "assistant", "content": first["answer"]}]

@@ -24,7 +24,12 @@ run: index
 	$(BIN)/python app.py
 
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) || echo "WARNING: chromium could not be installed; the browser test will be skipped"
+	@# Debian's chromium for the browser test, and CJK fonts so Chinese is not drawn as boxes.
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
+	  apt-get install -y -q chromium fonts-noto-cjk >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium fonts-noto-cjk >/dev/null 2>&1) || \
+	  echo "WARNING: ******** chromium could not be installed: the browser test will be SKIPPED ********"; \
+	fi
 
 test: index browser
 	$(BIN)/python -m pytest -q

@@ -76,7 +76,11 @@ class Engine:
 
     def use(self, stored: StoredIndex) -> None:
         """Switch to another stored index (all derived state is rebuilt first, then swapped in)."""
-        retriever = Retriever(stored, self.settings.fusion_depth, self.settings.rrf_k)
+        routes = {
+            "zh": tuple(r.strip() for r in self.settings.route_zh.split(",") if r.strip()),
+            "en": tuple(r.strip() for r in self.settings.route_en.split(",") if r.strip()),
+        }
+        retriever = Retriever(stored, self.settings.fusion_depth, self.settings.rrf_k, routes)
         rows = {c.chunk_id: i for i, c in enumerate(stored.chunks)}
         self._state = (stored, retriever, rows)
 

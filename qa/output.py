@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qa.records import Answer
+from qa.records import Answer, Passage
 
 
 def source_label(doc_title: str, section: str) -> str:
@@ -14,13 +14,18 @@ def source_label(doc_title: str, section: str) -> str:
 def to_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
     """The `ask --json/--jsonl` record. Keep this contract stable.
 
-    `sources` are the k passages read for the answer, ranked best first; `n` is the marker
+    `sources` are the k passages read for the answer, ranked best first, then any other passage
+    the answer cites (rank 0: parts of a list beyond the first k); `n` is the marker
     number of a passage the answer cites (null when it contributed nothing), `quoted` the
     sentences taken from it. When the outcome is not_found they are the nearest passages.
     """
     cited = {c.chunk.chunk_id: c for c in answer.citations}
+    shown = list(answer.passages[: answer.k])
+    # A list answer quotes the whole list, which can reach past the k passages read first.
+    seen = {p.chunk.chunk_id for p in shown}
+    shown += [Passage(c.chunk, c.score, 0) for c in answer.citations if c.chunk.chunk_id not in seen]
     sources = []
-    for p in answer.passages[: answer.k]:
+    for p in shown:
         c = cited.get(p.chunk.chunk_id)
         sources.append(
             {

@@ -58,14 +58,16 @@ LABELS: dict[str, dict[str, str]] = {
     "input_hint": {"zh": "输入问题，按回车发送", "en": "Type a question and press Enter"},
     "send": {"zh": "发送", "en": "Send"},
     "clear": {"zh": "新对话", "en": "New chat"},
-    "reason": {"zh": "反馈原因（可选）", "en": "Reason (optional)"},
+    "reason": {
+        "zh": "谢谢，您的评价已记录。愿意的话，请补充原因：",
+        "en": "Thank you, your rating is saved. If you like, tell us why:",
+    },
     "reason_hint_down": {
         "zh": "哪里不对？例如：答非所问、引用不对、文件里明明有却没找到",
         "en": "What was wrong? e.g. off-topic, wrong source, the documents do say it",
     },
     "reason_hint_up": {"zh": "有什么帮助？", "en": "What helped?"},
     "reason_send": {"zh": "提交原因", "en": "Send reason"},
-    "thanks": {"zh": "谢谢您的反馈！", "en": "Thank you for the feedback!"},
     "staff_disabled": {
         "zh": "员工区未启用：服务器未设置 QA_STAFF_PASSWORD。",
         "en": "The staff area is disabled: QA_STAFF_PASSWORD is not set on the server.",

@@ -4,7 +4,7 @@ Rank fusion (RRF) is used because score scales are not comparable (cosine vs BM2
 ranges differ by model and by query language). Each query language has its route of retrievers,
 chosen by measurement (README): Chinese questions use BM25 + e5; English questions, which share
 no words with Chinese text, use the cross-lingual USE model + BM25 over the dictionary expansion
-of the question (+ e5). BM25 and the glossary are built once per loaded index. It does not embed
+of the question (adding e5 there lowered R@3 on the calibration set). BM25 and the glossary are built once per loaded index. It does not embed
 the query (the engine does) and does not decide whether the passages answer.
 """
 
@@ -18,8 +18,7 @@ from qa.crosslingual import Glossary
 from qa.keywords import BM25, tokenize
 from qa.store import StoredIndex
 
-# Retrievers per query language, in fusion order.
-ROUTES = {"zh": ("e5", "bm25"), "en": ("x", "gloss", "e5")}
+RETRIEVERS = ("e5", "bm25", "x", "gloss")
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,13 @@ def top(scores: np.ndarray, depth: int, positive: bool = False) -> list[int]:
 
 
 class Retriever:
-    def __init__(self, stored: StoredIndex, depth: int = 20, rrf_k: int = 60) -> None:
+    def __init__(
+        self, stored: StoredIndex, depth: int = 20, rrf_k: int = 60, routes: dict[str, tuple[str, ...]] | None = None
+    ) -> None:
+        self.routes = routes or {"zh": ("e5", "bm25"), "en": ("x", "gloss")}
+        unknown = {r for route in self.routes.values() for r in route} - set(RETRIEVERS)
+        if unknown:
+            raise ValueError(f"unknown retrievers {sorted(unknown)}; choose from {', '.join(RETRIEVERS)}")
         self.stored = stored
         self.chunks = stored.chunks
         self.bm25 = BM25([list(t) for t in stored.tokens])
@@ -93,7 +98,7 @@ class Retriever:
         dense_by_id = dict(zip(dense_ids, dense_scores.tolist()))
         bm = np.asarray(self.bm25.scores(tokenize(q.keyword_text)), dtype=np.float32)
         rankings = []
-        for name in ROUTES.get(q.lang, ROUTES["zh"]):
+        for name in self.routes.get(q.lang, self.routes["zh"]):
             if name == "e5":
                 rankings.append(dense_ids)
             elif name in ("bm25", "gloss") and len(bm):

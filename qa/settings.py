@@ -34,6 +34,9 @@ class Settings:
     # Candidates each retriever contributes to the rank fusion.
     fusion_depth: int = 20
     rrf_k: int = 60
+    # Retrievers fused per question language (see qa/retrieve.py; chosen by measurement).
+    route_zh: str = "e5,bm25"
+    route_en: str = "x,gloss"
     threads: int = 2
     host: str = "127.0.0.1"
     port: int = 7860

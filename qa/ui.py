@@ -203,7 +203,6 @@ class Handlers:
                 log.exception("could not store feedback")
                 gr.Warning(message("error", lang))
                 return gr.update(), pending, gr.update()
-        gr.Info(t("thanks", lang))
         return gr.update(visible=False), None, gr.update(value="")
 
     # --- endpoints for programs ----------------------------------------------------------

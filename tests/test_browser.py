@@ -59,16 +59,14 @@ def browser() -> Iterator:
 
 
 def ask_in_page(page, question: str) -> None:
+    before = page.locator("#qa-chat .qa-answer.qa-done").count()
     box = page.locator("#qa-input textarea")
     box.fill(question)
     box.press("Enter")
-    # Done when the last answer is complete (its marker is there) and its sources are shown.
+    # Done when one more answer has finished streaming (it carries "qa-done" only at the end).
     page.wait_for_function(
-        """() => {
-            const answers = document.querySelectorAll('#qa-chat .qa-answer');
-            const last = answers[answers.length - 1];
-            return last && last.querySelector('a.qa-cite') && document.querySelector('#qa-sources .qa-src');
-        }""",
+        "n => document.querySelectorAll('#qa-chat .qa-answer.qa-done').length > n",
+        arg=before,
         timeout=ANSWER_TIMEOUT_MS,
     )
 

@@ -153,7 +153,9 @@ def test_pieces_grow_one_cited_sentence_at_a_time() -> None:
 
 def test_while_streaming_the_nearest_passages_wait_for_the_end() -> None:
     rec = not_found()
-    assert "qa-maybe" not in render.answer_html(rec, 1, "q", text=rec["answer"][:4])
+    streaming = render.answer_html(rec, 1, "q", text=rec["answer"][:4])
+    assert "qa-maybe" not in streaming and "qa-streaming" in streaming and "qa-done" not in streaming
+    assert 'class="qa-answer qa-done"' in render.answer_html(rec, 1, "q")
 
 
 def test_earlier_answers_fold_and_the_latest_is_first() -> None:

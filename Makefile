@@ -32,6 +32,7 @@ browser:
 	fi
 
 test: index browser
+	$(BIN)/ruff check qa eval tests app.py
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m qa eval --check --report test-output/eval.json
 

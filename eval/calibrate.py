@@ -66,7 +66,14 @@ def main() -> int:
 
     engine = Engine(Settings.from_env(), calibration=Calibration.neutral())
     rows = collect(engine, load_questions(HERE / "dev.jsonl"))
-    out = {"features": list(FEATURES), "weights": {}, "bias": {}, "answer_at": {}, "partial_at": {}, "fitted_on": "eval/dev.jsonl"}
+    out = {
+        "features": list(FEATURES),
+        "weights": {},
+        "bias": {},
+        "answer_at": {},
+        "partial_at": {},
+        "fitted_on": "eval/dev.jsonl",
+    }
     for lang in ("zh", "en"):
         sel = [(ev.vector(), y) for l_, ev, y in rows if l_ == lang]
         x = np.array([v for v, _ in sel])
@@ -80,8 +87,10 @@ def main() -> int:
         out["answer_at"][lang] = round(answer_at, 6)
         refused = float(np.mean(p[y == 0] < partial_at))
         false_ref = float(np.mean(p[y == 1] < partial_at))
-        print(f"{lang}: n={len(y)} dev refusal {refused:.2f}, dev false refusal {false_ref:.2f}, "
-              f"partial_at {partial_at:.3f}, answer_at {answer_at:.3f}")
+        print(
+            f"{lang}: n={len(y)} dev refusal {refused:.2f}, dev false refusal {false_ref:.2f}, "
+            f"partial_at {partial_at:.3f}, answer_at {answer_at:.3f}"
+        )
     Path(CALIBRATION).write_text(json.dumps(out, indent=2) + "\n", "utf-8")
     print(f"wrote {CALIBRATION}")
     cal = Calibration.load()
@@ -91,7 +100,8 @@ def main() -> int:
         pos = [o for o, y in outcomes if y == 1]
         print(
             f"{lang} with the full rule on dev: unanswerable not_found {neg.count('not_found') / len(neg):.2f}, "
-            f"partial {neg.count('partial') / len(neg):.2f}; answerable not_found {pos.count('not_found') / len(pos):.2f}, "
+            f"partial {neg.count('partial') / len(neg):.2f}; "
+            f"answerable not_found {pos.count('not_found') / len(pos):.2f}, "
             f"partial {pos.count('partial') / len(pos):.2f}"
         )
     return 0

@@ -74,7 +74,9 @@ def sentence_scores(keywords: str, sentences: list[Sentence], bm25: BM25) -> lis
     if not sentences:
         return []
     sims = np.array([s.sims for s in sentences], dtype=np.float64).reshape(len(sentences), -1)
-    dense = np.mean([_minmax(sims[:, m]) for m in range(sims.shape[1])], axis=0) if sims.size else np.zeros(len(sentences))
+    dense = (
+        np.mean([_minmax(sims[:, m]) for m in range(sims.shape[1])], axis=0) if sims.size else np.zeros(len(sentences))
+    )
     cover = np.array([keyword_coverage(keywords, s.text, bm25) for s in sentences])
     return list(DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * cover)
 
@@ -88,6 +90,16 @@ def select(keywords: str, sentences: list[Sentence], bm25: BM25) -> list[Sentenc
     ranked = sorted(range(len(sentences)), key=lambda i: -scores[i])
     keep = [i for i in ranked if scores[i] >= RELATIVE_KEEP * best][:MAX_SENTENCES]
     return sorted((sentences[i] for i in keep), key=lambda s: (s.passage.rank, s.start))
+
+
+def merge_in_order(first: list[Sentence], extra: list[Sentence]) -> list[Sentence]:
+    """`first` plus the sentences of `extra` that do not overlap it, in document order."""
+    out = list(first)
+    for s in extra:
+        doc = s.passage.chunk.doc_id
+        if not any(doc == f.passage.chunk.doc_id and s.start < f.end and f.start < s.end for f in out):
+            out.append(s)
+    return sorted(out, key=lambda s: (s.passage.chunk.doc_id, s.start))
 
 
 def compose(
@@ -117,9 +129,7 @@ def compose(
         quoted.setdefault(cid, []).append(s.text)
         parts.append(f"{s.text}[{n}]")
     by_id = {s.passage.chunk.chunk_id: s.passage for s in chosen}
-    citations = tuple(
-        Citation(n, by_id[cid].chunk, by_id[cid].score, tuple(quoted[cid])) for cid, n in numbers.items()
-    )
+    citations = tuple(Citation(n, by_id[cid].chunk, by_id[cid].score, tuple(quoted[cid])) for cid, n in numbers.items())
     if outcome == "partial":
         lead = message("partial", lang, missing=("、" if lang == "zh" else ", ").join(missing))
     else:

@@ -47,7 +47,11 @@ def parse_messages(messages: object) -> list[Turn]:
         raise ValueError("'messages' must be a non-empty list of {role, content} objects")
     turns = []
     for m in messages:
-        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant") or not isinstance(m.get("content"), str):
+        if (
+            not isinstance(m, dict)
+            or m.get("role") not in ("user", "assistant")
+            or not isinstance(m.get("content"), str)
+        ):
             raise ValueError("each message needs 'role' ('user' or 'assistant') and string 'content'")
         turns.append(Turn(m["role"], m["content"]))
     if not any(t.role == "user" for t in turns):

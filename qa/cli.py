@@ -126,7 +126,9 @@ COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "feedback": cm
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = Settings.from_env()
         if getattr(args, "k", None) is not None and not 1 <= args.k <= 50:

@@ -97,6 +97,7 @@ class Glossary:
             found = {t for t in targets if t in vocabulary or len(t) == 1}
             if found:
                 self.phrases.setdefault(phrase, set()).update(found)
+
     @classmethod
     def for_texts(cls, texts: Iterable[str]) -> Glossary:
         texts = list(texts)

@@ -46,9 +46,7 @@ class SentenceTransformerEmbedder:
         try:
             self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
         except Exception as exc:  # any loader failure becomes one clear message
-            raise RuntimeError(
-                f"cannot load embedding model {model!r} from {path!r} without a network: {exc}"
-            ) from exc
+            raise RuntimeError(f"cannot load embedding model {model!r} from {path!r} without a network: {exc}") from exc
         dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else None
         self.dim = int(dim or self._model.get_sentence_embedding_dimension())
         self._prompts = dict(getattr(self._model, "prompts", {}) or {})
@@ -65,9 +63,7 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         kwargs = {"prompt_name": prompt_name} if prompt_name in self._prompts else {}
-        vecs = self._model.encode(
-            texts, batch_size=8, normalize_embeddings=True, convert_to_numpy=True, **kwargs
-        )
+        vecs = self._model.encode(texts, batch_size=8, normalize_embeddings=True, convert_to_numpy=True, **kwargs)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:

@@ -21,11 +21,11 @@ from qa.embed import Embedder, load_crosslingual, load_embedder
 from qa.indexer import BuildReport, open_or_build
 from qa.lang import detect_lang, message
 from qa.output import source_label
-from qa.structure import is_list_question, item_run, section_overview
 from qa.records import Answer, Passage
 from qa.retrieve import Query, Retriever
 from qa.settings import Settings
 from qa.store import StoredIndex
+from qa.structure import is_list_question, item_run, section_overview
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +171,14 @@ class Engine:
         outcome = self.calibration.decide(g.evidence)
         chosen: list[answering.Sentence] = []
         coverage = ""
-        if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.lang):
-            chosen, coverage = self._list_answer(g, k)
-        if outcome != "not_found" and not chosen:
+        if outcome != "not_found":
             chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25)
+        if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.lang):
+            items, coverage = self._list_answer(g, k)
+            if items:
+                # The whole list, plus the best sentences where they add to it (a question about
+                # one item of a list wants that item's detail too), in document order.
+                chosen = answering.merge_in_order(items, chosen)
         result = answering.compose(
             g.resolved.text,
             g.resolved.searched_for,

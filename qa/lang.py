@@ -28,7 +28,7 @@ MESSAGES = {
     },
     "partial": {
         "zh": "文档只部分涉及这个问题：文档中没有提到“{missing}”。以下是文档中相关的内容：",
-        "en": "The documents only partly cover this question: they do not mention \"{missing}\". "
+        "en": 'The documents only partly cover this question: they do not mention "{missing}". '
         "From the Chinese sources, here is what they do say:",
     },
     "from_chinese": {

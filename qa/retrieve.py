@@ -4,8 +4,9 @@ Rank fusion (RRF) is used because score scales are not comparable (cosine vs BM2
 ranges differ by model and by query language). Each query language has its route of retrievers,
 chosen by measurement (README): Chinese questions use BM25 + e5; English questions, which share
 no words with Chinese text, use the cross-lingual USE model + BM25 over the dictionary expansion
-of the question (adding e5 there lowered R@3 on the calibration set). BM25 and the glossary are built once per loaded index. It does not embed
-the query (the engine does) and does not decide whether the passages answer.
+of the question (adding e5 there lowered R@3 on the calibration set). BM25 and the glossary are
+built once per loaded index. It does not embed the query (the engine does) and does not decide
+whether the passages answer.
 """
 
 from __future__ import annotations
@@ -107,6 +108,4 @@ class Retriever:
                 rankings.append(top(self.x_vectors @ q.x, self.depth))
         fused = rrf(rankings, self.rrf_k)
         order = sorted(fused, key=lambda i: (-fused[i], i))
-        return [
-            Hit(i, fused[i], dense_by_id.get(i, float("nan")), float(bm[i]) if len(bm) else 0.0) for i in order
-        ]
+        return [Hit(i, fused[i], dense_by_id.get(i, float("nan")), float(bm[i]) if len(bm) else 0.0) for i in order]

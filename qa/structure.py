@@ -15,13 +15,17 @@ from dataclasses import dataclass
 from qa.chunk import sentence_spans
 from qa.records import Chunk
 
-_ZH_LIST = re.compile(r"哪些|哪几|几大|几项|几个方面|几方面|有几|分别|列举|包括什么|包括哪|都有什么|如何对接|怎样对接|怎么对接")
+_ZH_LIST = re.compile(
+    r"哪些|哪几|几大|几项|几个方面|几方面|有几|分别|列举|包括什么|包括哪|都有什么|如何对接|怎样对接|怎么对接"
+)
 _EN_LIST = re.compile(
     r"\b(?:what|which) (?:are|were) (?:the|its|all)\b|\blist\b|\bwhich (?:\w+ )?(?:areas|fields|items|tasks|reforms|ways|"
     r"measures|steps)\b|\bwhat (?:\w+ )?(?:areas|fields|items|tasks|reforms|ways|measures|steps)\b|\bhow does .+ link up\b",
     re.I,
 )
-_NUMBERED = re.compile(r"^\s*(?:[(（]\s*[0-9一二三四五六七八九十]+\s*[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十百零0-9]+条|\d{1,2}[.．、](?!\d))")
+_NUMBERED = re.compile(
+    r"^\s*(?:[(（]\s*[0-9一二三四五六七八九十]+\s*[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十百零0-9]+条|\d{1,2}[.．、](?!\d))"
+)
 # A run-in heading: a short phrase closed by 。 at the start of a paragraph ("产业联动。以对接…").
 _RUN_IN = re.compile(r"^[^，。、；：\s]{2,10}。")
 MAX_ITEMS = 20
@@ -64,7 +68,12 @@ def _neighbours(chunks: tuple[Chunk, ...], i: int) -> list[int]:
     """Indices of the chunks around i that continue the same document and section, in order."""
     c = chunks[i]
     lo = i
-    while lo > 0 and chunks[lo - 1].doc_id == c.doc_id and chunks[lo - 1].section == c.section and chunks[lo - 1].end == chunks[lo].start:
+    while (
+        lo > 0
+        and chunks[lo - 1].doc_id == c.doc_id
+        and chunks[lo - 1].section == c.section
+        and chunks[lo - 1].end == chunks[lo].start
+    ):
         lo -= 1
     hi = i
     while (

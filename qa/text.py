@@ -22,7 +22,9 @@ from qa.records import Section
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef\u2018-\u201d\u2026\u2014"
 # Whitespace next to a CJK character or CJK punctuation is layout, not content.
 _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
-_LIST_ITEM = re.compile(r"^\s*(?:[(（]\s*[0-9一二三四五六七八九十]+\s*[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十百零0-9]+条)")
+_LIST_ITEM = re.compile(
+    r"^\s*(?:[(（]\s*[0-9一二三四五六七八九十]+\s*[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十百零0-9]+条)"
+)
 _NUMBERED_HEADING = re.compile(r"^\s*\d{1,2}\s*[.．、]\s*\S|\S\s*\d{1,2}\s*[.．]$")
 _TERMINAL = tuple("。！？；：!?;:…”’」』)）")
 _DOUBLED = re.compile(r"(?:(.+?)\1)+")

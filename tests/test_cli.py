@@ -6,10 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -70,12 +68,33 @@ def test_question_the_documents_do_not_cover_is_refused(env):
 
 @pytest.mark.parametrize(
     "question,expect",
-    [("", "请输入"), ("   \t ", "请输入"), ("\x00\x01\x02", "请输入"), ("岳" * 100_000, "太长")],
+    [
+        ("", "请输入"),
+        ("   \t ", "请输入"),
+        ("\x01\x02\x1b", "请输入"),
+        ("岳" * 30_000, "太长"),
+        ("x" * 100_000, "too long"),
+    ],
 )
 def test_bad_questions_exit_non_zero_with_a_clear_message(env, question, expect):
     r = run(env, "ask", question)
     assert r.returncode == 2
     assert expect in r.stderr and "Traceback" not in r.stderr
+
+
+def test_inputs_argv_cannot_carry_get_clear_messages_in_batch_mode(env):
+    """A NUL byte and a 100,000-character question only arrive through stdin."""
+    lines = [
+        json.dumps({"id": "nul", "question": "\x00\x00"}),
+        json.dumps({"id": "huge", "question": "岳" * 100_000}, ensure_ascii=False),
+        json.dumps({"id": "ok", "question": "岳阳\x00片区的重点是什么？"}, ensure_ascii=False),
+    ]
+    r = run(env, "ask", "--jsonl", stdin="\n".join(lines) + "\n")
+    assert r.returncode == 0, r.stderr
+    out = {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
+    assert "请输入" in out["nul"]["error"]
+    assert "太长" in out["huge"]["error"]
+    assert out["ok"]["answered"] and "临港经济" in out["ok"]["answer"]
 
 
 def test_control_characters_inside_a_question_are_ignored(env):

@@ -122,7 +122,8 @@ def slow_save(*a, **k):
     print("writing", flush=True)
     time.sleep(30)
 store.np.save = slow_save
-s = Settings(corpus_dir=Path({str(settings.corpus_dir)!r}), index_dir=Path({str(settings.index_dir)!r}), embed_model="fake", crosslingual_model="")
+s = Settings(corpus_dir=Path({str(settings.corpus_dir)!r}), index_dir=Path({str(settings.index_dir)!r}),
+             embed_model="fake", crosslingual_model="")
 build(s, HashingEmbedder())
 """,
         "utf-8",

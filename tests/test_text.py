@@ -25,7 +25,12 @@ def test_paragraph_split_by_a_column_break_is_rejoined():
 
 def test_numbered_items_become_their_own_paragraphs():
     raw = "提出了3项改革事项：\n\n(1)第一项\n改革。\n(2)第二项。\n(3)第三项，依托人\n\n力资源。"
-    assert clean(raw).text.split("\n") == ["提出了3项改革事项：", "(1)第一项改革。", "(2)第二项。", "(3)第三项，依托人力资源。"]
+    assert clean(raw).text.split("\n") == [
+        "提出了3项改革事项：",
+        "(1)第一项改革。",
+        "(2)第二项。",
+        "(3)第三项，依托人力资源。",
+    ]
 
 
 def test_headings_become_sections_not_body():

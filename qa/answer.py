@@ -103,7 +103,6 @@ def merge_in_order(first: list[Sentence], extra: list[Sentence]) -> list[Sentenc
 
 
 def compose(
-    question: str,
     searched_for: str,
     lang: str,
     outcome: str,

@@ -10,9 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import dataclass, replace
 
 from qa import answer as answering
 from qa.answerability import Calibration, Evidence
@@ -46,6 +44,10 @@ class Resolved:
 
 @dataclass(frozen=True)
 class _Gathered:
+    """Everything one question's answer is built from, read from one index state."""
+
+    stored: StoredIndex
+    rows: dict[str, int]
     resolved: Resolved
     query: Query
     ranking: list[Passage]
@@ -126,9 +128,7 @@ class Engine:
         query = self.query(resolved.searched_for, resolved.lang, retriever)
         t1 = time.perf_counter()
         hits = retriever.hits(query)
-        ranking = [
-            answering.Passage(stored.chunks[h.index], h.fused, r) for r, h in enumerate(hits[:RANKING_DEPTH], start=1)
-        ]
+        ranking = [Passage(stored.chunks[h.index], h.fused, r) for r, h in enumerate(hits[:RANKING_DEPTH], start=1)]
         t2 = time.perf_counter()
         sims = [(stored.arrays["sentence_vectors"], query.e5)]
         if query.x is not None and "x_sentence_vectors" in stored.arrays:
@@ -136,12 +136,11 @@ class Engine:
         sentences = answering.candidate_sentences(ranking[:k], stored.arrays["sentence_spans"], rows, sims)
         evidence = Evidence.gather(query, hits[:k], sentences, retriever)
         timings = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
-        return _Gathered(resolved, query, ranking, sentences, evidence, retriever, timings)
+        return _Gathered(stored, rows, resolved, query, ranking, sentences, evidence, retriever, timings)
 
     def _list_answer(self, g: _Gathered, k: int) -> tuple[list[answering.Sentence], str]:
         """Quote the whole list (or short section) that the best passages belong to."""
-        stored, _, rows = self._state
-        chunks = stored.chunks
+        chunks, rows = g.stored.chunks, g.rows
         ranked = {p.chunk.chunk_id: p for p in g.ranking}
         for p in g.ranking[:k]:
             i = rows[p.chunk.chunk_id]
@@ -180,7 +179,6 @@ class Engine:
                 # one item of a list wants that item's detail too), in document order.
                 chosen = answering.merge_in_order(items, chosen)
         result = answering.compose(
-            g.resolved.text,
             g.resolved.searched_for,
             g.resolved.lang,
             outcome,
@@ -191,13 +189,9 @@ class Engine:
         )
         t3 = time.perf_counter()
         timings = {**g.timings, "answer": (t3 - t2) * 1000, "total": (t3 - t_start) * 1000}
-        return Answer(
-            text=result.text,
-            outcome=result.outcome,
-            citations=result.citations,
-            searched_for=result.searched_for,
-            lang=result.lang,
-            timings_ms={k_: round(v, 2) for k_, v in timings.items()},
+        return replace(
+            result,
+            timings_ms={name: round(ms, 2) for name, ms in timings.items()},
             passages=tuple(g.ranking),
             k=k,
             note=f"{g.evidence} p={self.calibration.probability(g.evidence):.3f}",
@@ -212,8 +206,3 @@ class Engine:
             "model": m.get("model", ""),
             "skipped": m.get("skipped", {}),
         }
-
-
-def unit_vector(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return v / n if n else v

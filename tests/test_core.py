@@ -1,0 +1,167 @@
+"""Unit tests of the pure stages: follow-ups, lists, composition, answerability, expansion."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer import Sentence, compose, merge_in_order
+from qa.answerability import FEATURES, Calibration, Evidence
+from qa.chat import BadQuestion, clean_question, is_followup, parse_messages, resolve_followup
+from qa.chunk import chunk_document
+from qa.crosslingual import Glossary
+from qa.keywords import tokenize
+from qa.lang import detect_lang
+from qa.records import Chunk, Document, Passage
+from qa.structure import is_list_question, item_run
+
+
+@pytest.mark.parametrize(
+    "question,previous,lang,expected",
+    [
+        ("那岳阳呢？", "长沙片区的重点是什么？", "zh", "岳阳片区的重点是什么？"),
+        ("郴州呢", "长沙片区的重点是什么？", "zh", "郴州片区的重点是什么？"),
+        ("And Chenzhou?", "What is the Yueyang area's focus?", "en", "What is the Chenzhou area's focus?"),
+        ("What about Changsha?", "What is the Yueyang area's focus?", "en", "What is the Changsha area's focus?"),
+        ("它的面积有多大？", "湖南自贸区包括哪些片区？", "zh", "湖南自贸区包括哪些片区？ 它的面积有多大？"),
+        (
+            "How many tasks does it have?",
+            "What is the Hunan FTZ?",
+            "en",
+            "What is the Hunan FTZ? How many tasks does it have?",
+        ),
+    ],
+)
+def test_follow_ups_are_resolved_against_the_previous_question(question, previous, lang, expected):
+    assert resolve_followup(question, previous, lang) == expected
+
+
+@pytest.mark.parametrize(
+    "question,lang",
+    [
+        ("湖南自贸区的面积有多大？", "zh"),
+        ("株洲如何对接湖南自贸区？", "zh"),
+        ("When was the Shanghai FTZ approved?", "en"),
+        ("What are Yueyang's priorities?", "en"),
+    ],
+)
+def test_standalone_questions_are_never_rewritten(question, lang):
+    assert not is_followup(question, lang)
+    assert resolve_followup(question, "长沙片区的重点是什么？", lang) == question
+
+
+def test_nothing_to_resolve_against_leaves_the_question_alone():
+    assert resolve_followup("那岳阳呢？", "", "zh") == "那岳阳呢？"
+
+
+def test_question_cleaning_and_message_validation():
+    assert clean_question("  岳阳\x07片区\n的重点？ ", 100) == "岳阳片区的重点？"
+    for bad in ("", "   ", "\x00\x01"):
+        with pytest.raises(BadQuestion) as e:
+            clean_question(bad, 100)
+        assert e.value.key == "empty"
+    with pytest.raises(BadQuestion) as e:
+        clean_question("岳" * 101, 100)
+    assert e.value.key == "too_long" and e.value.params == {"limit": 100}
+    with pytest.raises(ValueError):
+        parse_messages([{"role": "robot", "content": "x"}])
+    with pytest.raises(ValueError):
+        parse_messages([{"role": "assistant", "content": "x"}])
+    assert parse_messages([{"role": "user", "content": "x"}])[0].content == "x"
+
+
+def test_language_detection():
+    assert detect_lang("岳阳片区的重点是什么？") == "zh"
+    assert detect_lang("What are Yueyang's priorities?") == "en"
+    assert detect_lang("What is 临港经济?") == "zh"
+
+
+def test_bm25_tokens_include_bigrams_so_mis_segmented_words_still_match():
+    assert "片区" in tokenize("湖南自贸区涵盖长沙、岳阳、郴州三大片区")
+    assert "的" not in tokenize("岳阳片区的重点是什么")
+
+
+@pytest.mark.parametrize(
+    "question,lang,is_list",
+    [
+        ("湖南自贸区在全国首次提出了哪些改革事项？", "zh", True),
+        ("株洲如何对接湖南自贸区？", "zh", True),
+        ("What are the 7 fields of the 121 tasks?", "en", True),
+        ("岳阳片区的重点是什么？", "zh", False),
+        ("When was the Shanghai FTZ approved?", "en", False),
+    ],
+)
+def test_list_questions_are_recognised(question, lang, is_list):
+    assert is_list_question(question, lang) is is_list
+
+
+def _doc(text: str) -> Document:
+    return Document("d.txt", "标题", text)
+
+
+def test_a_numbered_list_is_recovered_whole_across_chunks_with_its_lead_in():
+    items = "\n".join(f"({i})第{i}项改革事项的内容，说明它要做的事情和目标。" for i in range(1, 12))
+    doc = _doc("前面的段落。\n方案首次提出了11项改革事项：\n" + items + "\n后面的段落。")
+    chunks = tuple(chunk_document(doc, 60, 120))
+    assert len(chunks) > 3
+    middle = next(i for i, c in enumerate(chunks) if "(6)" in c.text)
+    run = item_run(chunks, middle)
+    texts = [chunks[it.chunk].text[it.start - chunks[it.chunk].start : it.end - chunks[it.chunk].start] for it in run]
+    assert texts[0].startswith("方案首次提出了11项改革事项") and run[0].lead
+    assert [t[:4] for t in texts[1:]] == [f"({i})第" for i in range(1, 10)] + ["(10)", "(11)"]
+    assert sum(not it.lead for it in run) == 11
+
+
+def _passage(text: str, start: int, rank: int) -> Passage:
+    return Passage(Chunk(f"c{rank}", "d.txt", "标题", "", start, start + len(text), text), 1.0 / rank, rank)
+
+
+def test_compose_numbers_citations_by_first_use_and_cites_only_contributors():
+    p1, p2, p3 = _passage("甲句。乙句。", 0, 1), _passage("丙句。", 6, 2), _passage("丁句。", 9, 3)
+    chosen = [Sentence(p2, 6, 9, "丙句。", ()), Sentence(p1, 0, 3, "甲句。", ())]
+    a = compose("问题", "zh", "answered", [p1, p2, p3], chosen)
+    assert a.text == "丙句。[1]甲句。[2]"
+    assert [(c.number, c.chunk.chunk_id, c.quoted) for c in a.citations] == [
+        (1, "c2", ("丙句。",)),
+        (2, "c1", ("甲句。",)),
+    ]
+    assert all(q in c.chunk.text for c in a.citations for q in c.quoted)
+
+
+def test_not_found_and_partial_say_so_in_the_question_language():
+    p = _passage("甲句。", 0, 1)
+    nf = compose("q", "en", "not_found", [p], [])
+    assert nf.text == "The documents do not cover this question." and not nf.answered and nf.citations == ()
+    part = compose("q", "zh", "partial", [p], [Sentence(p, 0, 3, "甲句。", ())], ("增值税", "税率"))
+    assert "增值税、税率" in part.text and part.text.endswith("甲句。[1]") and part.answered
+
+
+def test_merge_keeps_the_list_and_adds_only_non_overlapping_sentences_in_order():
+    p = _passage("一。二。三。四。", 0, 1)
+    items = [Sentence(p, 0, 2, "一。", ()), Sentence(p, 4, 6, "三。", ())]
+    extra = [Sentence(p, 6, 8, "四。", ()), Sentence(p, 0, 2, "一。", ())]
+    assert [s.text for s in merge_in_order(items, extra)] == ["一。", "三。", "四。"]
+
+
+def _calibration(answer_at: float = 0.8, partial_at: float = 0.3) -> Calibration:
+    w = {"zh": [4.0, 0.0, 0.0, 0.0, 0.0, 0.0], "en": [4.0, 0.0, 0.0, 0.0, 0.0, 0.0]}
+    return Calibration(
+        w, {"zh": -2.0, "en": -2.0}, {"zh": answer_at, "en": answer_at}, {"zh": partial_at, "en": partial_at}
+    )
+
+
+@pytest.mark.parametrize(
+    "coverage,missing,outcome",
+    [(1.0, (), "answered"), (0.5, ("税率",), "partial"), (0.5, (), "answered"), (0.0, (), "not_found")],
+)
+def test_calibrated_decision_has_three_outcomes(coverage, missing, outcome):
+    assert len(FEATURES) == 6
+    ev = Evidence("zh", coverage, 1.0, 1.0, 0.9, 0.9, missing)
+    assert _calibration().decide(ev) == outcome
+
+
+def test_glossary_maps_english_phrases_and_pinyin_names_onto_the_documents_words():
+    g = Glossary.for_texts(["岳阳突出临港经济。", "潘才良介绍了自由贸易试验区的情况。"])
+    assert "岳阳" in g.expand("What are Yueyang's priorities?")
+    assert "潘才良" in g.expand("Who is Pan Cailiang?")
+    assert "自由贸易试验区" in g.expand("What is a pilot free trade zone?")
+    assert g.expand("How do I renew my passport?") == []

@@ -98,6 +98,7 @@ def chunk_document(doc: Document, min_chars: int = 150, max_chars: int = 300) ->
                     end=e,
                     text=text[s:e],
                     ordinal=ordinal,
+                    page=doc.page_at(s),
                 )
             )
     return chunks

@@ -130,7 +130,6 @@ class Glossary:
                 for w in set(toks):
                     self.words.setdefault(w, []).append((simp, len(toks)))
 
-
     @classmethod
     def for_texts(cls, texts: Iterable[str]) -> Glossary:
         texts = list(texts)

@@ -7,8 +7,9 @@ from typing import Any
 from qa.records import Answer, Passage
 
 
-def source_label(doc_title: str, section: str) -> str:
-    return f"{doc_title} › {section}" if section else doc_title
+def source_label(doc_title: str, section: str, page: int = 0) -> str:
+    label = f"{doc_title} › {section}" if section else doc_title
+    return f"{label} (p. {page})" if page else label
 
 
 def to_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
@@ -32,6 +33,7 @@ def to_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
                 "doc": p.chunk.doc_id,
                 "title": p.chunk.title,
                 "section": p.chunk.section,
+                "page": p.chunk.page or None,
                 "text": p.chunk.text.strip(),
                 "score": round(p.score, 6),
                 "rank": p.rank,
@@ -62,11 +64,13 @@ def to_text(answer: Answer) -> str:
         lines.append("")
         lines.append("来源 / Sources:")
         for c in answer.citations:
-            lines.append(f"[{c.number}] {source_label(c.chunk.title, c.chunk.section)}")
+            lines.append(f"[{c.number}] {source_label(c.chunk.title, c.chunk.section, c.chunk.page)}")
             lines.append(f"    {c.chunk.text.strip()}")
     elif answer.passages:
         lines.append("")
         lines.append("相关段落 / Nearest passages:")
         for p in answer.passages[: answer.k]:
-            lines.append(f"- {source_label(p.chunk.title, p.chunk.section)}: {p.chunk.text.strip()[:120]}…")
+            lines.append(
+                f"- {source_label(p.chunk.title, p.chunk.section, p.chunk.page)}: {p.chunk.text.strip()[:120]}…"
+            )
     return "\n".join(lines)

@@ -22,6 +22,18 @@ class Document:
     text: str
     sections: tuple[Section, ...] = ()
     sha256: str = ""
+    # Offsets in `text` where page 1, 2, ... begin (paged formats such as PDF); () otherwise.
+    pages: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int:
+        """1-based page of an offset, or 0 for documents without pages."""
+        page = 0
+        for number, start in enumerate(self.pages, start=1):
+            if start <= offset:
+                page = number
+            else:
+                break
+        return page
 
     def section_at(self, offset: int) -> str:
         title = ""
@@ -46,6 +58,7 @@ class Chunk:
     text: str
     # Position of the chunk's paragraph-level unit within its section, for whole-section answers.
     ordinal: int = 0
+    page: int = 0  # page where the chunk starts; 0 when the document has no pages
 
 
 @dataclass(frozen=True)

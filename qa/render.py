@@ -176,10 +176,6 @@ def answer_html(rec: dict[str, Any], turn: int, typed: str, text: str | None = N
     return "".join(parts)
 
 
-def source_label(title: str, section: str) -> str:
-    return f"{title} › {section}" if section else title
-
-
 def highlight(text: str, quoted: list[str]) -> str:
     """The passage, escaped, with every occurrence of a quoted sentence wrapped in <mark>."""
     spans: list[tuple[int, int]] = []
@@ -225,7 +221,10 @@ def source_card(src: dict[str, Any], number: int, turn: int, lang: str) -> str:
         f'<div class="qa-src-head"><span class="qa-num">{number}</span>'
         f'<span class="qa-doc">{esc(src.get("title") or src.get("doc", ""))}</span></div>'
     )
-    section = f'<div class="qa-sec">{esc(src["section"])}</div>' if src.get("section") else ""
+    where = " · ".join(
+        part for part in (src.get("section") or "", f"p. {src['page']}" if src.get("page") else "") if part
+    )
+    section = f'<div class="qa-sec">{esc(where)}</div>' if where else ""
     if len(text) <= FOLD_CHARS:
         passage = f'<div class="qa-passage">{highlight(text, quoted)}</div>'
     else:

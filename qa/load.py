@@ -20,7 +20,19 @@ from qa.text import clean
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = (".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md")
+
+
+def _supported() -> tuple[str, ...]:
+    """Plain-text suffixes plus those qa.formats can extract (PDF, Word, HTML)."""
+    try:
+        from qa.formats import EXTRACTORS
+    except ImportError:  # formats need optional libraries; text documents never do
+        return TEXT_SUFFIXES
+    return TEXT_SUFFIXES + tuple(EXTRACTORS)
+
+
+SUPPORTED = _supported()
 
 
 @dataclass(frozen=True)
@@ -60,11 +72,41 @@ def decode(data: bytes) -> str:
     return text
 
 
+def _page_offsets(raw: str, pages: tuple[int, ...], cleaned: str) -> tuple[int, ...]:
+    """Where each raw page starts in the cleaned text.
+
+    Cleaning drops whitespace and headings, so offsets cannot be carried over; instead a short
+    probe of each page's opening text is looked up in the cleaned text (whitespace ignored).
+    """
+    keep = [i for i, ch in enumerate(cleaned) if not ch.isspace()]
+    squashed = "".join(cleaned[i] for i in keep)
+    out: list[int] = []
+    last = 0
+    for start in pages:
+        body = re.sub(r"\s+", "", raw[start : start + 400])
+        found = -1
+        # A page may open with a heading (not in the body text): try probes further in.
+        for at in range(0, max(1, len(body) - 12), 12):
+            found = squashed.find(body[at : at + 12], last)
+            if found != -1:
+                break
+        last = found if found != -1 else last
+        out.append(keep[last] if keep and found != -1 else (out[-1] if out else 0))
+    return tuple(out)
+
+
 def parse(name: str, data: bytes) -> Document:
     """Turn one file's bytes into a cleaned Document, or raise DocumentError."""
     if not data.strip():
         raise DocumentError("empty file")
-    text = decode(data)
+    pages: tuple[int, ...] = ()
+    if Path(name).suffix.lower() in TEXT_SUFFIXES:
+        text = decode(data)
+    else:
+        from qa.formats import extract
+
+        extracted = extract(name, data)
+        text, pages = extracted.text, extracted.pages
     cleaned = clean(text, default_title=Path(name).stem)
     if not cleaned.text.strip():
         raise DocumentError("no text left after cleaning")
@@ -74,6 +116,7 @@ def parse(name: str, data: bytes) -> Document:
         text=cleaned.text,
         sections=cleaned.sections,
         sha256=hashlib.sha256(data).hexdigest(),
+        pages=_page_offsets(text, pages, cleaned.text) if pages else (),
     )
 
 

@@ -68,22 +68,53 @@ def _minmax(xs: np.ndarray) -> np.ndarray:
     return (xs - xs.min()) / span if span > 0 else np.ones_like(xs)
 
 
-def sentence_scores(keywords: str, sentences: list[Sentence], bm25: BM25) -> list[float]:
+# What kind of answer a question wants, and what such an answer contains: a question asking
+# "when" is answered by a sentence with a date, "how many" by one with a number.
+_ASKS_YEAR = re.compile(r"哪一?年|\bwhat year\b|\bwhich year\b", re.I)
+_ASKS_TIME = re.compile(r"什么时候|何时|哪一?天|几月|截止|\bwhen\b|\bwhat (?:date|month)\b|\bdeadline\b", re.I)
+_ASKS_NUMBER = re.compile(r"多少|几[个项家条种大年]|多大|比例|\bhow (?:many|much|large|big)\b|\bpercent", re.I)
+_HAS_YEAR = re.compile(r"\d{4}|[〇一二三四五六七八九十\d]+年|去年|今年|明年")
+# A date, not just a year ("二〇二五年度" names a year; "六月三十日" is a date).
+_HAS_DATE = re.compile(r"[〇一二三四五六七八九十\d]+[月日]")
+_HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[项个家条种大%％亿万]")
+ANSWER_TYPE_BONUS = 0.2
+
+
+def answer_type_bonus(question: str, sentence: str) -> float:
+    if _ASKS_YEAR.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_YEAR.search(sentence) else 0.0
+    if _ASKS_TIME.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_DATE.search(sentence) else 0.0
+    if _ASKS_NUMBER.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_NUMBER.search(sentence) else 0.0
+    return 0.0
+
+
+def sentence_scores(keywords: str, sentences: list[Sentence], bm25: BM25, question: str = "") -> list[float]:
     """Rank-free score per sentence: similarity (scaled within the candidates, per model, since
-    scales differ by model and language) blended with keyword coverage."""
+    scales differ by model and language) blended with keyword coverage, plus a bonus when the
+    sentence holds the kind of answer asked for (a date, a number)."""
     if not sentences:
         return []
     sims = np.array([s.sims for s in sentences], dtype=np.float64).reshape(len(sentences), -1)
     dense = (
         np.mean([_minmax(sims[:, m]) for m in range(sims.shape[1])], axis=0) if sims.size else np.zeros(len(sentences))
     )
-    cover = np.array([keyword_coverage(keywords, s.text, bm25) for s in sentences])
-    return list(DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * cover)
+    # A sentence under the heading "二、申领时间" of "…科技创新券申领工作的通知" answers
+    # "科技创新券的申领时间到什么时候": its title and heading count as its context.
+    cover = np.array(
+        [
+            keyword_coverage(keywords, f"{s.passage.chunk.title}{s.passage.chunk.section}{s.text}", bm25)
+            for s in sentences
+        ]
+    )
+    bonus = np.array([answer_type_bonus(question, s.text) for s in sentences])
+    return list(DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * cover + bonus)
 
 
-def select(keywords: str, sentences: list[Sentence], bm25: BM25) -> list[Sentence]:
+def select(keywords: str, sentences: list[Sentence], bm25: BM25, question: str = "") -> list[Sentence]:
     """The best-supported sentences, at most MAX_SENTENCES, in reading order of their passages."""
-    scores = sentence_scores(keywords, sentences, bm25)
+    scores = sentence_scores(keywords, sentences, bm25, question)
     if not scores:
         return []
     best = max(scores)

@@ -11,6 +11,7 @@ import hashlib
 import re
 
 from qa.records import Chunk, Document
+from qa.text import TABLE_ROW
 
 # A sentence ends at 。！？；!?; (plus closing quotes/brackets) or at a paragraph break.
 _SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)\"']*|\n")
@@ -18,11 +19,19 @@ _CLAUSE_END = re.compile(r"[，、,：:]")
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) spans of sentences in text[start:end]; a trailing newline stays with its sentence."""
+    """(start, end) spans of sentences in text[start:end]; a trailing newline stays with its sentence.
+
+    A table row ("表头：值；表头：值") is one sentence: its "；" separates cells, not clauses.
+    """
     end = len(text) if end is None else end
     spans = []
     pos = start
     for m in _SENTENCE_END.finditer(text, start, end):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        line_end = text.find("\n", m.start())
+        line_end = end if line_end == -1 else min(line_end, end)
+        if m.group() != "\n" and m.end() < line_end and TABLE_ROW.match(text[line_start:line_end]):
+            continue
         stop = m.end()
         if stop < end and text[stop] == "\n" and m.group() != "\n":
             stop += 1

@@ -171,7 +171,7 @@ class Engine:
         chosen: list[answering.Sentence] = []
         coverage = ""
         if outcome != "not_found":
-            chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25)
+            chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25, g.resolved.searched_for)
         if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.lang):
             items, coverage = self._list_answer(g, k)
             if items:

@@ -21,8 +21,8 @@ STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 等 也 都 就 而 对 将 为 把 被 从 到 以 之 其 这 那 哪 哪些 什么 怎么 如何 怎样 "
     "吗 呢 吧 啊 有 有没有 有哪些 是什么 多少 几 个 一 我 你 他 她 它 我们 请问 请 "
     # Question words say what kind of answer is wanted, not what it is about.
-    "哪里 哪儿 哪个 哪一年 哪一天 哪年 哪天 谁 什么时候 何时 为什么 为何 怎样 怎么样 怎样才能 是否 多久 多 大 多大 "
-    "一共 总共 主要 具体 目前 现在 还有 别的 其他 方面 情况 "
+    "哪里 哪儿 哪个 哪一年 哪一天 哪年 哪天 谁 什么时候 时候 何时 为什么 为何 怎样 怎么样 怎样才能 是否 "
+    "多久 多 大 多大 一共 总共 主要 具体 目前 现在 还有 别的 其他 方面 情况 "
     "a an the of in on at to for and or is are was were be by with what which who whom how why when "
     "where does do did its it this that these those there their about from as into can i me my you "
     "your please tell".split()

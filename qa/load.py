@@ -23,16 +23,13 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = (".txt", ".md")
 
 
-def _supported() -> tuple[str, ...]:
-    """Plain-text suffixes plus those qa.formats can extract (PDF, Word, HTML)."""
-    try:
-        from qa.formats import EXTRACTORS
-    except ImportError:  # formats need optional libraries; text documents never do
-        return TEXT_SUFFIXES
+def supported() -> tuple[str, ...]:
+    """Plain-text suffixes plus those qa.formats extracts (PDF, Word, HTML).
+
+    Imported on use: qa.formats itself uses this module's decoder."""
+    from qa.formats import EXTRACTORS
+
     return TEXT_SUFFIXES + tuple(EXTRACTORS)
-
-
-SUPPORTED = _supported()
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,8 @@ def _page_offsets(raw: str, pages: tuple[int, ...], cleaned: str) -> tuple[int, 
                 break
         last = found if found != -1 else last
         out.append(keep[last] if keep and found != -1 else (out[-1] if out else 0))
-    return tuple(out)
+    # Whatever precedes the first probe (a title, a heading) is on page 1 too.
+    return (0, *out[1:]) if out else ()
 
 
 def parse(name: str, data: bytes) -> Document:
@@ -128,7 +126,7 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     out = []
     for p in sorted(corpus_dir.rglob("*")):
         rel = p.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in rel.parts) or p.suffix.lower() not in SUPPORTED:
+        if any(part.startswith(".") for part in rel.parts) or p.suffix.lower() not in supported():
             continue
         if not p.is_file() or not p.resolve().is_relative_to(root):
             continue
@@ -172,8 +170,8 @@ def check_upload(name: str, data: bytes, max_bytes: int) -> str:
         raise DocumentError("file names must not contain folders or path components")
     if not _SAFE_NAME.match(name):
         raise DocumentError("file name has characters that are not allowed")
-    if Path(name).suffix.lower() not in SUPPORTED:
-        raise DocumentError(f"unsupported file type; allowed: {', '.join(SUPPORTED)}")
+    if Path(name).suffix.lower() not in supported():
+        raise DocumentError(f"unsupported file type; allowed: {', '.join(supported())}")
     if len(data) > max_bytes:
         raise DocumentError(f"too large ({len(data):,} bytes; limit {max_bytes:,})")
     parse(name, data)  # raises DocumentError when it is not a readable document

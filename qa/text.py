@@ -81,12 +81,29 @@ def is_heading(text: str) -> bool:
     if text.startswith("【") and text.endswith("】"):
         return True
     if _LIST_ITEM.match(text):
-        return False
+        # "二、基本原则", "（一）安全可控": a numbered line with no sentence punctuation is a
+        # heading of an official document; "(8)研究开展高铁快运。" is a list item.
+        return len(text) <= 30 and not re.search(r"[。；，,;！!？?]", text)
     body = re.sub(r"^\d{1,2}\s*[.．、]\s*|\s*\d{1,2}\s*[.．]$", "", text)
     # Sentence or clause punctuation means body text (a lead-in ending with a colon included).
     if re.search(r"[。，、；：:;,!！.]", body):
         return False
     return "？" not in body[:-1] and "?" not in body[:-1]
+
+
+_LEVELS = (
+    (re.compile(r"^第[一二三四五六七八九十百零0-9]+[章编]"), 1),
+    (re.compile(r"^[一二三四五六七八九十]+、"), 2),
+    (re.compile(r"^[(（]\s*[一二三四五六七八九十]+\s*[)）]"), 3),
+    (re.compile(r"^\d{1,2}\s*[.．、](?!\d)"), 4),
+    (re.compile(r"^[(（]\s*\d{1,2}\s*[)）]"), 5),
+    (re.compile(r"^第[一二三四五六七八九十百零0-9]+条"), 6),
+)
+
+
+def heading_level(text: str) -> int:
+    """Rank of an official-document heading (一、 above （一） above 1. above （1）), 0 if unnumbered."""
+    return next((level for pattern, level in _LEVELS if pattern.match(text)), 0)
 
 
 def _units(raw: str) -> list[_Unit]:
@@ -113,6 +130,10 @@ def _units(raw: str) -> list[_Unit]:
     return units
 
 
+# A table row rendered "表头：值；表头：值" (see qa.formats): rows stay one per paragraph.
+TABLE_ROW = re.compile(r"^[^：；。]{1,20}：[^；]*(?:；[^：；。]{1,20}：[^；]*)+$")
+
+
 def _merge_broken(units: list[_Unit]) -> list[_Unit]:
     """Re-join a paragraph that a column break split in two (no closing punctuation before it)."""
     out: list[_Unit] = []
@@ -126,6 +147,7 @@ def _merge_broken(units: list[_Unit]) -> list[_Unit]:
             and not u.indented
             and not prev.text.endswith(_TERMINAL)
             and not _CAPTION.search(prev.text)
+            and not (TABLE_ROW.match(prev.text) and TABLE_ROW.match(u.text))
         ):
             prev.text = _join(prev.text, u.text)
             continue
@@ -144,17 +166,25 @@ def clean(raw: str, default_title: str = "") -> Cleaned:
         title = lines[first].strip()[2:].strip()
         lines = lines[first + 1 :]
     units = _merge_broken(_units("\n".join(lines)))
+    # An unnumbered heading before any body text is the document's title (official documents).
+    if title == default_title and units and units[0].heading and not heading_level(units[0].text):
+        title = units[0].text.lstrip("#").strip()
+        units = units[1:]
 
     paragraphs: list[str] = []
     sections: list[Section] = []
-    path: list[str] = []
+    path: list[tuple[int, str]] = []
     pending_heading = False
     offset = 0
     for u in units:
         if u.heading:
             name = u.text.lstrip("#").strip()
-            path = (path if pending_heading else []) + [name]
-            path = path[-MAX_SECTION_DEPTH:]
+            level = heading_level(name)
+            if level:
+                # A numbered heading replaces its siblings and children, keeps its parents.
+                path = [(lv, t) for lv, t in path if 0 < lv < level] + [(level, name)]
+            else:
+                path = ((path if pending_heading else []) + [(0, name)])[-MAX_SECTION_DEPTH:]
             pending_heading = True
             continue
         if u.indented and not pending_heading and paragraphs:
@@ -162,7 +192,7 @@ def clean(raw: str, default_title: str = "") -> Cleaned:
             path = []
             sections.append(Section("", offset))
         elif pending_heading:
-            sections.append(Section(" › ".join(path), offset))
+            sections.append(Section(" › ".join(t for _, t in path), offset))
         pending_heading = False
         paragraphs.append(u.text)
         offset += len(u.text) + 1

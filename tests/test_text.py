@@ -34,11 +34,35 @@ def test_numbered_items_become_their_own_paragraphs():
 
 
 def test_headings_become_sections_not_body():
-    raw = "【知多点】\n\n提出7大领域121项制度\n创新试验任务\n\n方案设定了7大领域的试验内容。\n"
+    raw = "导语。\n\n【知多点】\n\n提出7大领域121项制度\n创新试验任务\n\n方案设定了7大领域的试验内容。\n"
     c = clean(raw)
-    assert c.text == "方案设定了7大领域的试验内容。"
+    assert c.text == "导语。\n方案设定了7大领域的试验内容。"
     assert [s.title for s in c.sections] == ["【知多点】 › 提出7大领域121项制度创新试验任务"]
-    assert c.sections[0].start == 0
+    assert c.sections[0].start == len("导语。\n")
+
+
+def test_official_document_headings_form_a_section_path():
+    raw = (
+        "数据管理办法\n\n一、总体要求\n\n为规范秩序，制定本办法。\n\n二、基本原则\n\n（一）安全可控\n\n坚持安全。\n\n"
+        "（二）开放共享\n\n推动开放。\n\n三、流通规则\n\n第一条 数据交易应当依法进行。\n"
+    )
+    c = clean(raw, default_title="file")
+    assert c.title == "数据管理办法"
+    assert [s.title for s in c.sections] == [
+        "一、总体要求",
+        "二、基本原则 › （一）安全可控",
+        "二、基本原则 › （二）开放共享",
+        "三、流通规则",
+    ]
+    assert "第一条数据交易应当依法进行。" in c.text
+
+
+def test_table_rows_stay_separate_paragraphs():
+    raw = "项目类别：工业互联网平台；补贴比例：30%\n\n项目类别：智能制造改造；补贴比例：20%\n"
+    assert clean(raw).text.split("\n") == [
+        "项目类别：工业互联网平台；补贴比例：30%",
+        "项目类别：智能制造改造；补贴比例：20%",
+    ]
 
 
 def test_heading_rules():

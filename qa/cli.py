@@ -30,6 +30,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     _, report = open_or_build(settings, load_embedder(settings), load_crosslingual(settings), force=args.rebuild)
     did = f"built ({report.reason})" if report.rebuilt else "up to date"
     print(f"index {did}: {report.documents} documents, {report.chunks} chunks, {report.seconds:.1f} s")
+    if report.rebuilt:
+        print(f"documents: {report.summary()}")
     for s in report.skipped:
         print(f"skipped {s.name}: {s.reason}")
     return 0

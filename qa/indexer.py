@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
@@ -37,6 +37,14 @@ class BuildReport:
     rebuilt: bool
     skipped: tuple[Skipped, ...] = ()
     reason: str = ""
+    # Documents by what happened to them since the previous index: added/changed/removed/unchanged.
+    changes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    embedded: int = 0  # texts (chunks and sentences, per model) that had to be embedded
+    reused: int = 0  # texts whose vectors were taken from the previous index
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{len(self.changes.get(k, ()))} {k}" for k in ("added", "changed", "removed", "unchanged"))
+        return f"{counts}; embedded {self.embedded} texts, reused {self.reused}"
 
 
 def _lib_versions() -> dict[str, str]:
@@ -84,42 +92,110 @@ def sentence_units(chunks: list[Chunk]) -> list[tuple[int, int, int]]:
     return units
 
 
+def _sentence_texts(chunks: list[Chunk] | tuple[Chunk, ...], units: list[tuple[int, int, int]]) -> list[str]:
+    return [chunks[ci].text[s - chunks[ci].start : e - chunks[ci].start].strip() for ci, s, e in units]
+
+
+def _previous_vectors(settings: Settings, dim: int) -> dict[str, dict[str, np.ndarray]]:
+    """Vectors of the previous index by embedded text, per model, when the models are the same.
+
+    Re-indexing then embeds only text that is new: a changed paragraph re-embeds its chunks
+    and sentences, and nothing else in the collection is recomputed.
+    """
+    manifest = store.read_manifest(settings.index_dir)
+    same = manifest is not None and all(
+        manifest.get(k) == v
+        for k, v in (
+            ("model", settings.embed_model),
+            ("crosslingual_model", settings.crosslingual_model),
+            ("libraries", _lib_versions()),
+            ("recipe", RECIPE),
+            ("dim", dim),
+        )
+    )
+    if not same:
+        return {}
+    try:
+        old = store.load(settings.index_dir)
+    except store.IndexUnreadable:
+        return {}
+    units = [tuple(int(x) for x in row) for row in old.arrays.get("sentence_spans", np.zeros((0, 3)))]
+    texts = [embed_text(c) for c in old.chunks] + _sentence_texts(old.chunks, units)  # type: ignore[arg-type]
+    caches: dict[str, dict[str, np.ndarray]] = {}
+    for model, (chunk_key, sent_key) in {
+        "e5": ("", "sentence_vectors"),
+        "x": ("x_vectors", "x_sentence_vectors"),
+    }.items():
+        chunk_vecs = old.vectors if model == "e5" else old.arrays.get(chunk_key)
+        sent_vecs = old.arrays.get(sent_key)
+        if chunk_vecs is None or sent_vecs is None:
+            continue
+        caches[model] = dict(zip(texts, np.concatenate([chunk_vecs, sent_vecs]) if len(texts) else []))
+    return caches
+
+
+def _encode(embedder: Embedder, texts: list[str], cache: dict[str, np.ndarray]) -> tuple[np.ndarray, int, int]:
+    """Vectors for texts, embedding only distinct texts not in the cache.
+
+    Returns (vectors, distinct texts embedded, distinct texts taken from the cache)."""
+    distinct = set(texts)
+    todo = sorted(t for t in distinct if t not in cache)
+    if todo:
+        cache = {**cache, **dict(zip(todo, embedder.encode_documents(todo)))}
+    if not texts:
+        return np.zeros((0, embedder.dim), np.float32), 0, 0
+    return np.stack([cache[t] for t in texts]).astype(np.float32), len(todo), len(distinct) - len(todo)
+
+
+def _changes(old: dict[str, str], new: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    return {
+        "added": tuple(sorted(set(new) - set(old))),
+        "changed": tuple(sorted(k for k in set(new) & set(old) if new[k] != old[k])),
+        "removed": tuple(sorted(set(old) - set(new))),
+        "unchanged": tuple(sorted(k for k in set(new) & set(old) if new[k] == old[k])),
+    }
+
+
 def build(settings: Settings, embedder: Embedder, second: Embedder | None = None) -> BuildReport:
     t0 = time.perf_counter()
+    previous = store.read_manifest(settings.index_dir) or {}
+    caches = _previous_vectors(settings, int(embedder.dim))
     loaded = load_corpus(settings.corpus_dir, settings.max_file_bytes)
     chunks = [c for d in loaded.documents for c in chunk_document(d, settings.chunk_min, settings.chunk_max)]
     texts = [embed_text(c) for c in chunks]
-    vectors = embedder.encode_documents(texts) if texts else np.zeros((0, embedder.dim), np.float32)
     units = sentence_units(chunks)
-    sent_texts = [chunks[ci].text[s - chunks[ci].start : e - chunks[ci].start].strip() for ci, s, e in units]
-    sent_vectors = embedder.encode_documents(sent_texts) if units else np.zeros((0, embedder.dim), np.float32)
+    sent_texts = _sentence_texts(chunks, units)
+    both, embedded, reused = _encode(embedder, texts + sent_texts, caches.get("e5", {}))
     arrays = {
-        "sentence_vectors": sent_vectors,
+        "sentence_vectors": both[len(texts) :],
         "sentence_spans": np.asarray(units, dtype=np.int64).reshape(-1, 3),
     }
     if settings.crosslingual_model:
         if second is None:
             raise RuntimeError(f"the cross-lingual model {settings.crosslingual_model!r} is not loaded")
-        arrays["x_vectors"] = second.encode_documents(texts) if texts else np.zeros((0, second.dim), np.float32)
-        arrays["x_sentence_vectors"] = (
-            second.encode_documents(sent_texts) if units else np.zeros((0, second.dim), np.float32)
-        )
+        x_both, x_embedded, x_reused = _encode(second, texts + sent_texts, caches.get("x", {}))
+        arrays["x_vectors"] = x_both[: len(texts)]
+        arrays["x_sentence_vectors"] = x_both[len(texts) :]
+        embedded, reused = embedded + x_embedded, reused + x_reused
+    corpus = fingerprint(settings.corpus_dir)
     manifest = {
-        **identity(settings, fingerprint(settings.corpus_dir)),
+        **identity(settings, corpus),
         "dim": int(embedder.dim),
         "documents": {d.doc_id: d.title for d in loaded.documents},
         "skipped": {s.name: s.reason for s in loaded.skipped},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    store.save(
-        settings.index_dir,
-        manifest,
-        chunks,
-        vectors,
-        [tokenize(t) for t in texts],
-        arrays,
+    store.save(settings.index_dir, manifest, chunks, both[: len(texts)], [tokenize(t) for t in texts], arrays)
+    return BuildReport(
+        len(loaded.documents),
+        len(chunks),
+        time.perf_counter() - t0,
+        True,
+        loaded.skipped,
+        changes=_changes(previous.get("corpus", {}), corpus),
+        embedded=embedded,
+        reused=reused,
     )
-    return BuildReport(len(loaded.documents), len(chunks), time.perf_counter() - t0, True, loaded.skipped)
 
 
 def open_or_build(
@@ -139,6 +215,4 @@ def open_or_build(
             reason = str(exc)
     log.info("building index: %s", reason)
     report = build(settings, embedder, second)
-    return store.load(settings.index_dir), BuildReport(
-        report.documents, report.chunks, report.seconds, True, report.skipped, reason
-    )
+    return store.load(settings.index_dir), replace(report, reason=reason)

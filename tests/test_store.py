@@ -151,3 +151,44 @@ def test_manifest_records_what_shapes_the_index(settings, fake_embedder):
     assert "faiss-cpu" in m["libraries"]
     json.dumps(m)
     assert time.strptime(m["built_at"][:19], "%Y-%m-%dT%H:%M:%S")
+
+
+class CountingEmbedder:
+    """The hashing fake, counting every text it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim, self.seen = inner, inner.name, inner.dim, []
+
+    def encode_documents(self, texts):
+        self.seen.extend(texts)
+        return self.inner.encode_documents(texts)
+
+    encode_queries = encode_documents
+
+
+def test_changing_one_paragraph_re_embeds_only_that_document(settings, fake_embedder):
+    corpus = settings.corpus_dir
+    for i in range(5):
+        (corpus / f"doc{i}.txt").write_text(
+            f"# 文件{i}\n\n第{i}份文件的第一段，讲述园区政策。\n\n第{i}份文件的第二段，讲述人才引进。\n", "utf-8"
+        )
+    counting = CountingEmbedder(fake_embedder)
+    _, first = open_or_build(settings, counting)
+    assert first.embedded == len(counting.seen) > 0 and first.reused == 0
+    counting.seen.clear()
+    (corpus / "doc3.txt").write_text(
+        "# 文件3\n\n第3份文件的第一段，讲述园区政策。\n\n第3份文件改写后的第二段，讲述税收优惠。\n", "utf-8"
+    )
+    (corpus / "b.md").unlink()
+    stored, report = open_or_build(settings, counting)
+    assert report.changes["changed"] == ("doc3.txt",) and report.changes["removed"] == ("b.md",)
+    assert len(report.changes["unchanged"]) == 5 and report.changes["added"] == ()
+    # Only the new paragraph (as chunk and as sentence) was embedded; everything else reused.
+    assert counting.seen and all("改写后" in t for t in counting.seen)
+    assert report.reused > 0 and report.embedded == len(counting.seen)
+    texts = "".join(c.text for c in stored.chunks)
+    assert "第3份文件的第二段" not in texts and "税收优惠" in texts
+    assert len({c.chunk_id for c in stored.chunks}) == len(stored.chunks)  # no duplicates
+    # The reused vectors are exactly what a full rebuild computes.
+    rebuilt, _ = open_or_build(settings, fake_embedder, force=True)
+    assert np.allclose(rebuilt.vectors, stored.vectors)

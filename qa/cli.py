@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from typing import Any, TextIO
 
 from qa.chat import BadQuestion, Turn, parse_messages
@@ -27,7 +28,10 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from qa.embed import load_crosslingual, load_embedder
     from qa.indexer import open_or_build
 
-    _, report = open_or_build(settings, load_embedder(settings), load_crosslingual(settings), force=args.rebuild)
+    bar = ProgressBar()
+    _, report = open_or_build(settings, load_embedder(settings), load_crosslingual(settings), args.rebuild, bar)
+    if bar.drawn:
+        sys.stderr.write("\n")
     did = f"built ({report.reason})" if report.rebuilt else "up to date"
     print(f"index {did}: {report.documents} documents, {report.chunks} chunks, {report.seconds:.1f} s")
     if report.rebuilt:
@@ -35,6 +39,29 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     for s in report.skipped:
         print(f"skipped {s.name}: {s.reason}")
     return 0
+
+
+class ProgressBar:
+    """One self-rewriting stderr line per stage: done/total, rate and time left."""
+
+    def __init__(self) -> None:
+        self.stage, self.t0, self.drawn = "", time.perf_counter(), False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            if self.stage:
+                sys.stderr.write("\n")
+            self.stage, self.t0 = stage, time.perf_counter()
+        elapsed = max(time.perf_counter() - self.t0, 1e-6)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else 0.0
+        width = 30
+        filled = int(width * done / total) if total else width
+        sys.stderr.write(
+            f"\r{stage:>24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.1f}/s ETA {eta:.0f}s "
+        )
+        sys.stderr.flush()
+        self.drawn = True
 
 
 def _bad_question(exc: BadQuestion, text: str) -> str:

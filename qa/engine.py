@@ -16,7 +16,7 @@ from qa import answer as answering
 from qa.answerability import Calibration, Evidence
 from qa.chat import BadQuestion, Turn, clean_question, resolve_followup, split_turns
 from qa.embed import Embedder, load_crosslingual, load_embedder
-from qa.indexer import BuildReport, open_or_build
+from qa.indexer import BuildReport, Progress, open_or_build
 from qa.lang import detect_lang, message
 from qa.output import source_label
 from qa.records import Answer, Passage
@@ -86,11 +86,11 @@ class Engine:
         rows = {c.chunk_id: i for i, c in enumerate(stored.chunks)}
         self._state = (stored, retriever, rows)
 
-    def refresh(self) -> BuildReport:
+    def refresh(self, progress: Progress | None = None) -> BuildReport:
         """Bring the index up to date with the corpus; questions keep using the old index until
         the new one is complete, then the swap is a single assignment."""
         with self._refresh_lock:
-            stored, report = open_or_build(self.settings, self.embedder, self.second)
+            stored, report = open_or_build(self.settings, self.embedder, self.second, progress=progress)
             if report.rebuilt:
                 self.use(stored)
             self.report = report

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 
@@ -134,14 +135,29 @@ def _previous_vectors(settings: Settings, dim: int) -> dict[str, dict[str, np.nd
     return caches
 
 
-def _encode(embedder: Embedder, texts: list[str], cache: dict[str, np.ndarray]) -> tuple[np.ndarray, int, int]:
+# Called as progress(stage, done, total) while indexing; the CLI and the UI draw it.
+Progress = Callable[[str, int, int], None]
+PROGRESS_BATCH = 32
+
+
+def _encode(
+    embedder: Embedder,
+    texts: list[str],
+    cache: dict[str, np.ndarray],
+    progress: Progress | None = None,
+    stage: str = "",
+) -> tuple[np.ndarray, int, int]:
     """Vectors for texts, embedding only distinct texts not in the cache.
 
     Returns (vectors, distinct texts embedded, distinct texts taken from the cache)."""
     distinct = set(texts)
     todo = sorted(t for t in distinct if t not in cache)
-    if todo:
-        cache = {**cache, **dict(zip(todo, embedder.encode_documents(todo)))}
+    cache = dict(cache)
+    for i in range(0, len(todo), PROGRESS_BATCH):
+        batch = todo[i : i + PROGRESS_BATCH]
+        cache.update(zip(batch, embedder.encode_documents(batch)))
+        if progress:
+            progress(stage, i + len(batch), len(todo))
     if not texts:
         return np.zeros((0, embedder.dim), np.float32), 0, 0
     return np.stack([cache[t] for t in texts]).astype(np.float32), len(todo), len(distinct) - len(todo)
@@ -156,7 +172,9 @@ def _changes(old: dict[str, str], new: dict[str, str]) -> dict[str, tuple[str, .
     }
 
 
-def build(settings: Settings, embedder: Embedder, second: Embedder | None = None) -> BuildReport:
+def build(
+    settings: Settings, embedder: Embedder, second: Embedder | None = None, progress: Progress | None = None
+) -> BuildReport:
     t0 = time.perf_counter()
     previous = store.read_manifest(settings.index_dir) or {}
     caches = _previous_vectors(settings, int(embedder.dim))
@@ -165,7 +183,9 @@ def build(settings: Settings, embedder: Embedder, second: Embedder | None = None
     texts = [embed_text(c) for c in chunks]
     units = sentence_units(chunks)
     sent_texts = _sentence_texts(chunks, units)
-    both, embedded, reused = _encode(embedder, texts + sent_texts, caches.get("e5", {}))
+    if progress:
+        progress("documents", len(loaded.documents), len(loaded.documents) + len(loaded.skipped))
+    both, embedded, reused = _encode(embedder, texts + sent_texts, caches.get("e5", {}), progress, "embedding")
     arrays = {
         "sentence_vectors": both[len(texts) :],
         "sentence_spans": np.asarray(units, dtype=np.int64).reshape(-1, 3),
@@ -173,7 +193,9 @@ def build(settings: Settings, embedder: Embedder, second: Embedder | None = None
     if settings.crosslingual_model:
         if second is None:
             raise RuntimeError(f"the cross-lingual model {settings.crosslingual_model!r} is not loaded")
-        x_both, x_embedded, x_reused = _encode(second, texts + sent_texts, caches.get("x", {}))
+        x_both, x_embedded, x_reused = _encode(
+            second, texts + sent_texts, caches.get("x", {}), progress, "cross-lingual embedding"
+        )
         arrays["x_vectors"] = x_both[: len(texts)]
         arrays["x_sentence_vectors"] = x_both[len(texts) :]
         embedded, reused = embedded + x_embedded, reused + x_reused
@@ -199,7 +221,11 @@ def build(settings: Settings, embedder: Embedder, second: Embedder | None = None
 
 
 def open_or_build(
-    settings: Settings, embedder: Embedder, second: Embedder | None = None, force: bool = False
+    settings: Settings,
+    embedder: Embedder,
+    second: Embedder | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[store.StoredIndex, BuildReport]:
     """Serve the stored index if it matches corpus and settings; otherwise rebuild it first."""
     t0 = time.perf_counter()
@@ -214,5 +240,5 @@ def open_or_build(
         except store.IndexUnreadable as exc:
             reason = str(exc)
     log.info("building index: %s", reason)
-    report = build(settings, embedder, second)
+    report = build(settings, embedder, second, progress)
     return store.load(settings.index_dir), replace(report, reason=reason)

@@ -299,8 +299,16 @@ def notice(lines: list[str], ok: bool = True) -> str:
     return f'<div class="qa-notice {cls}">{"<br>".join(esc(x) for x in lines)}</div>'
 
 
-def status_html(status: dict[str, Any], running: bool, last_error: str, lang: str, notes: list[str]) -> str:
-    """The staff view of the index: counts, refresh state, documents, skipped files with reasons."""
+def status_html(
+    status: dict[str, Any],
+    running: bool,
+    last_error: str,
+    lang: str,
+    notes: list[str],
+    progress: tuple[str, int, int] | None = None,
+) -> str:
+    """The staff view of the index: counts, refresh state (with progress while it runs),
+    documents, skipped files with reasons."""
     parts = [notice(notes)] if notes else []
     counts = _s(
         "counts",
@@ -311,6 +319,12 @@ def status_html(status: dict[str, Any], running: bool, last_error: str, lang: st
     )
     state = _s("running", lang) if running else _s("idle", lang)
     parts.append(f'<div class="qa-status"><h3>{esc(_s("title", lang))}</h3><p>{counts}</p><p>{esc(state)}</p>')
+    if running and progress:
+        stage, done, total = progress
+        parts.append(
+            f'<p class="qa-progress">{esc(stage)}: {done}/{total} '
+            f'<progress value="{done}" max="{max(total, 1)}"></progress></p>'
+        )
     if last_error:
         parts.append(f'<p class="qa-bad">{esc(_s("failed", lang))}{esc(last_error)}</p>')
     names = status.get("names", {})

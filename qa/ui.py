@@ -70,6 +70,7 @@ class Refresher:
         self._again = False
         self.last_report: Any = None
         self.last_error = ""
+        self.progress: tuple[str, int, int] | None = None  # (stage, done, total) of the running build
 
     @property
     def running(self) -> bool:
@@ -83,10 +84,13 @@ class Refresher:
             self._running = True
         threading.Thread(target=self._run, name="index-refresh", daemon=True).start()
 
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        self.progress = (stage, done, total)
+
     def _run(self) -> None:
         while True:
             try:
-                self.last_report = self.engine.refresh()
+                self.last_report = self.engine.refresh(progress=self._progress)
                 self.last_error = ""
             except Exception as exc:  # the old index keeps serving; staff see the reason
                 log.exception("index refresh failed")
@@ -94,6 +98,7 @@ class Refresher:
             with self._lock:
                 if not self._again:
                     self._running = False
+                    self.progress = None
                     return
                 self._again = False
 
@@ -300,7 +305,9 @@ class Handlers:
         except Exception:
             log.exception("index status failed")
             return render.notice([message("error", lang)], ok=False)
-        return render.status_html(status, self.refresher.running, self.refresher.last_error, lang, [])
+        return render.status_html(
+            status, self.refresher.running, self.refresher.last_error, lang, [], self.refresher.progress
+        )
 
     def api_upload(self, password: str, name: str, content_base64: str) -> dict:
         """Add one document (its bytes base64-encoded) to the corpus and refresh the index."""

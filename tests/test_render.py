@@ -192,3 +192,11 @@ def test_status_lists_documents_and_skipped_files_with_reasons() -> None:
     assert "正在后台更新索引" in html and "已保存：a.txt" in html
     assert "a.txt — &lt;b&gt;A&lt;/b&gt;" in html
     assert "bad.txt: binary file (contains NUL bytes), not text" in html
+
+
+def test_status_shows_indexing_progress_while_a_refresh_runs():
+    status = {"documents": 3, "chunks": 40, "built_at": "2026-11-25T10:00:00"}
+    running = render.status_html(status, True, "", "zh", [], ("embedding", 64, 200))
+    assert "embedding: 64/200" in running and '<progress value="64" max="200">' in running
+    idle = render.status_html(status, False, "", "zh", [], None)
+    assert "<progress" not in idle

@@ -3,7 +3,7 @@
 Runs every dev question through the real engine, collects its Evidence, fits a per-language
 logistic regression (answerable vs not), and picks two thresholds per language: `partial_at`,
 the highest that keeps false refusals of answerable dev questions at or under MAX_FALSE_REFUSAL
-(over-refusal is what users of other systems complain about most), and `answer_at`, above which
+for the language (over-refusal is what users of other systems complain about most), and `answer_at`, above which
 at most MAX_UNANSWERABLE_ANSWERED of unanswerable dev questions fall. Writes
 `qa/calibration.json`. Usage: `python -m eval.calibrate`.
 """
@@ -20,7 +20,9 @@ from eval.run import HERE, load_questions, turns_of
 from qa.answerability import CALIBRATION, FEATURES, Calibration, Evidence
 from qa.settings import Settings
 
-MAX_FALSE_REFUSAL = 0.03
+# Refusing an answerable question is the failure users report most. English evidence is weaker
+# (no shared words with the documents), so English refuses only below every answerable dev question.
+MAX_FALSE_REFUSAL = {"zh": 0.03, "en": 0.0}
 MAX_UNANSWERABLE_ANSWERED = 0.10
 L2 = 0.01
 
@@ -44,8 +46,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, steps: int = 5000, lr: float = 0.
     return w / sd, b - float(np.sum(w * mu / sd))
 
 
-def thresholds(p_pos: np.ndarray, p_neg: np.ndarray) -> tuple[float, float]:
-    k = int(np.floor(MAX_FALSE_REFUSAL * len(p_pos)))
+def thresholds(p_pos: np.ndarray, p_neg: np.ndarray, max_false_refusal: float) -> tuple[float, float]:
+    k = int(np.floor(max_false_refusal * len(p_pos)))
     partial_at = float(np.sort(p_pos)[k]) - 1e-6 if len(p_pos) else 0.5
     neg = np.sort(p_neg)[::-1]
     j = int(np.floor(MAX_UNANSWERABLE_ANSWERED * len(neg)))
@@ -80,7 +82,7 @@ def main() -> int:
         y = np.array([t for _, t in sel], dtype=float)
         w, b = fit_logistic(x, y)
         p = 1 / (1 + np.exp(-(x @ w + b)))
-        partial_at, answer_at = thresholds(p[y == 1], p[y == 0])
+        partial_at, answer_at = thresholds(p[y == 1], p[y == 0], MAX_FALSE_REFUSAL[lang])
         out["weights"][lang] = [round(float(v), 6) for v in w]
         out["bias"][lang] = round(b, 6)
         out["partial_at"][lang] = round(partial_at, 6)

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.answer import Sentence, keyword_coverage
-from qa.crosslingual import STOP, absent_terms
+from qa.crosslingual import STOP
 from qa.keywords import topic_words, words
 from qa.retrieve import Hit, Query, Retriever
 
 log = logging.getLogger(__name__)
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
-FEATURES = ("coverage", "corpus_coverage", "topic_coverage", "dense_top", "sentence_top", "concept_coverage")
+FEATURES = ("coverage", "corpus_coverage", "topic_coverage", "dense_top", "sentence_top")
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,6 @@ class Evidence:
     dense_top: float  # best passage cosine (e5)
     sentence_top: float  # best sentence similarity (last model of the route)
     missing: tuple[str, ...] = ()  # question terms that occur nowhere in the documents
-    # English only: share of the question's translatable words whose Chinese names occur in the
-    # documents (1.0 for Chinese questions, where corpus_coverage already says this).
-    concept_coverage: float = 1.0
 
     def vector(self) -> list[float]:
         return [float(getattr(self, f)) for f in FEATURES]
@@ -64,7 +61,6 @@ class Evidence:
             round(dense, 4),
             round(sent, 4),
             missing_topics,
-            round(_concept_coverage(q, retriever), 4),
         )
 
 
@@ -85,13 +81,6 @@ def _corpus_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, 
     gone = [w for w in qwords if not present[w]]
     missing = tuple(w for w in gone if not any(w != o and w in o for o in gone))
     return (found / total if total else 0.0), missing
-
-
-def _concept_coverage(q: Query, retriever: Retriever) -> float:
-    if q.lang != "en":
-        return 1.0
-    known, absent = absent_terms(q.text, retriever.corpus_text)
-    return 1 - len(absent) / len(known) if known else 1.0
 
 
 def _topic_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, ...]]:

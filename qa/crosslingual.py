@@ -52,42 +52,6 @@ def _entries() -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=1)
-def _translations() -> dict[str, frozenset[str]]:
-    """English word -> Chinese headwords whose short gloss (<= 3 words) contains it, over the
-    whole dictionary: what an English term would be called in any Chinese text."""
-    out: dict[str, set[str]] = {}
-    for simp, defs in _entries():
-        if len(simp) < 2:
-            continue
-        for d in re.split(r"[/;]", defs):
-            toks = re.findall(r"[a-z]+", _FILLER.sub(" ", d.lower()))
-            if 0 < len(toks) <= 3:
-                for w in toks:
-                    out.setdefault(w, set()).add(simp)
-    return {w: frozenset(v) for w, v in out.items()}
-
-
-def absent_terms(question: str, text: str) -> tuple[list[str], list[str]]:
-    """(content words the dictionary can translate, those whose translations all miss `text`).
-
-    "population" -> 人口, "mayor" -> 市长: a concept with known Chinese names, none of which the
-    documents use, is likely not covered by them.
-    """
-    table = _translations()
-    known, absent = [], []
-    # Lower-case words only: names are judged by their pinyin/dictionary match elsewhere.
-    for w in re.findall(r"\b[a-z]+\b", question):
-        if w in STOP or len(w) <= 2:
-            continue
-        names = set().union(*(table.get(f, frozenset()) for f in _forms(w)))
-        if names:
-            known.append(w)
-            if not any(n in text for n in names):
-                absent.append(w)
-    return known, absent
-
-
 def _forms(word: str) -> list[str]:
     """The word and a naive singular: enough to match dictionary glosses."""
     forms = [word]

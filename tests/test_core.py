@@ -143,7 +143,7 @@ def test_merge_keeps_the_list_and_adds_only_non_overlapping_sentences_in_order()
 
 
 def _calibration(answer_at: float = 0.8, partial_at: float = 0.3) -> Calibration:
-    w = {"zh": [4.0, 0.0, 0.0, 0.0, 0.0, 0.0], "en": [4.0, 0.0, 0.0, 0.0, 0.0, 0.0]}
+    w = {"zh": [4.0, 0.0, 0.0, 0.0, 0.0], "en": [4.0, 0.0, 0.0, 0.0, 0.0]}
     return Calibration(
         w, {"zh": -2.0, "en": -2.0}, {"zh": answer_at, "en": answer_at}, {"zh": partial_at, "en": partial_at}
     )
@@ -154,7 +154,7 @@ def _calibration(answer_at: float = 0.8, partial_at: float = 0.3) -> Calibration
     [(1.0, (), "answered"), (0.5, ("税率",), "partial"), (0.5, (), "answered"), (0.0, (), "not_found")],
 )
 def test_calibrated_decision_has_three_outcomes(coverage, missing, outcome):
-    assert len(FEATURES) == 6
+    assert len(FEATURES) == 5
     ev = Evidence("zh", coverage, 1.0, 1.0, 0.9, 0.9, missing)
     assert _calibration().decide(ev) == outcome
 

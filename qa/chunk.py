@@ -94,7 +94,7 @@ def chunk_document(doc: Document, min_chars: int = 150, max_chars: int = 300) ->
                 groups[-1].extend(current)
             else:
                 groups.append(current)
-        for ordinal, g in enumerate(groups):
+        for g in groups:
             s, e = g[0][0], g[-1][1]
             section = doc.section_at(s)
             chunks.append(
@@ -106,7 +106,6 @@ def chunk_document(doc: Document, min_chars: int = 150, max_chars: int = 300) ->
                     start=s,
                     end=e,
                     text=text[s:e],
-                    ordinal=ordinal,
                     page=doc.page_at(s),
                 )
             )

@@ -67,10 +67,8 @@ class Engine:
         calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
-        t0 = time.perf_counter()
         self.embedder = embedder or load_embedder(settings)
         self.second = second if second is not None or embedder is not None else load_crosslingual(settings)
-        self.load_seconds = time.perf_counter() - t0
         self._refresh_lock = threading.Lock()
         self.calibration = calibration or Calibration.load()
         stored, self.report = open_or_build(settings, self.embedder, self.second, force=rebuild)

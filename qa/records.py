@@ -56,8 +56,6 @@ class Chunk:
     start: int
     end: int
     text: str
-    # Position of the chunk's paragraph-level unit within its section, for whole-section answers.
-    ordinal: int = 0
     page: int = 0  # page where the chunk starts; 0 when the document has no pages
 
 

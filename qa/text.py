@@ -25,7 +25,6 @@ _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
 _LIST_ITEM = re.compile(
     r"^\s*(?:[(（]\s*[0-9一二三四五六七八九十]+\s*[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十百零0-9]+条)"
 )
-_NUMBERED_HEADING = re.compile(r"^\s*\d{1,2}\s*[.．、]\s*\S|\S\s*\d{1,2}\s*[.．]$")
 _TERMINAL = tuple("。！？；：!?;:…”’」』)）")
 _DOUBLED = re.compile(r"(?:(.+?)\1)+")
 # Photo credits ("任远 摄") and picture sources end a caption; captions never run on.

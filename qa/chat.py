@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.text import normalise_space
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\ufeff]")
+from qa.text import CONTROL_CHARS, normalise_space
 
 
 class BadQuestion(ValueError):
@@ -35,7 +33,7 @@ def clean_question(text: str, limit: int) -> str:
         raise BadQuestion("empty")
     if len(text) > limit:
         raise BadQuestion("too_long", limit=limit)
-    text = normalise_space(_CONTROL.sub(" ", text))
+    text = normalise_space(CONTROL_CHARS.sub(" ", text))
     if not text:
         raise BadQuestion("empty")
     return text

@@ -14,6 +14,7 @@ import html
 import re
 from typing import Any
 
+from qa.lang import message
 from qa.text import normalise_space
 
 # Passages longer than this fold: the quoted sentences stay visible, the rest opens on request.
@@ -30,7 +31,6 @@ LABELS: dict[str, dict[str, str]] = {
     "partial": {"zh": "部分涵盖", "en": "Partly covered"},
     "not_found": {"zh": "未找到", "en": "Not found"},
     "searched_for": {"zh": "检索：", "en": "Searched for: "},
-    "maybe": {"zh": "您可能想问的相关段落：", "en": "You may mean these related passages:"},
     "sources": {"zh": "来源", "en": "Sources"},
     "nearest": {"zh": "相关段落（未直接回答）", "en": "Nearest passages (not an answer)"},
     "sources_empty": {
@@ -171,7 +171,7 @@ def answer_html(rec: dict[str, Any], turn: int, typed: str, text: str | None = N
                 f'<li><a class="qa-cite" href="#{anchor(turn, i)}">[{i}]</a> '
                 f'<span class="qa-snippet">{esc(snippet)}</span></li>'
             )
-        parts.append(f'<div class="qa-maybe">{esc(label("maybe", lang))}<ul>{"".join(items)}</ul></div>')
+        parts.append(f'<div class="qa-maybe">{esc(message("maybe", lang))}<ul>{"".join(items)}</ul></div>')
     parts.append("</div>")
     return "".join(parts)
 

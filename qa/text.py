@@ -29,7 +29,7 @@ _TERMINAL = tuple("。！？；：!?;:…”’」』)）")
 _DOUBLED = re.compile(r"(?:(.+?)\1)+")
 # Photo credits ("任远 摄") and picture sources end a caption; captions never run on.
 _CAPTION = re.compile(r"(?:摄$|^图片来源)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\ufeff]")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\ufeff]")
 
 MAX_HEADING_CHARS = 40
 # Headings stacked deeper than this are layout debris (a run of stranded titles), not a path.
@@ -157,7 +157,7 @@ def _merge_broken(units: list[_Unit]) -> list[_Unit]:
 def clean(raw: str, default_title: str = "") -> Cleaned:
     """Turn raw (newspaper or plain) text into a title, clean paragraphs and sections."""
     raw = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
-    raw = _CONTROL.sub("", raw.replace("\t", " "))
+    raw = CONTROL_CHARS.sub("", raw.replace("\t", " "))
     title = default_title
     lines = raw.split("\n")
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)

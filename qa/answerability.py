@@ -27,6 +27,8 @@ from qa.retrieve import Hit, Query, Retriever
 log = logging.getLogger(__name__)
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
+# Capitalised words in a row (not the question's first word), hyphens split: "Pan Cailiang", "China-Europe".
+_NAME_RUN = re.compile(r"(?<!^)\b[A-Z][A-Za-z]+(?:[ ][A-Z][A-Za-z]+)*")
 FEATURES = ("coverage", "corpus_coverage", "topic_coverage", "dense_top", "sentence_top")
 
 
@@ -68,7 +70,8 @@ def _corpus_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, 
     if q.lang == "en":
         # An English term "occurs" when the dictionary maps it onto words of the documents.
         terms = [w for w in re.findall(r"[a-z]+", q.text.lower()) if w not in STOP and len(w) > 2]
-        found = [w for w in terms if retriever.glossary.expand(w)]
+        named = {w.lower() for run in _name_runs(q.text) if _known(" ".join(run), retriever) for w in run}
+        found = [w for w in terms if w in named or retriever.glossary.expand(w)]
         missing = tuple(w for w in terms if w not in found)
         return (len(found) / len(terms) if terms else 0.0), missing
     qwords = list(dict.fromkeys(words(q.text)))
@@ -83,15 +86,36 @@ def _corpus_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, 
     return (found / total if total else 0.0), missing
 
 
+# Capitalised by English convention, not because they name something the documents must contain.
+_CALENDAR = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+
+
+def _name_runs(text: str) -> list[list[str]]:
+    skip = STOP | _CALENDAR
+    runs = [[w for w in r.split() if w.lower() not in skip] for r in _NAME_RUN.findall(text.strip())]
+    return [run for run in runs if run]
+
+
+def _known(name: str, retriever: Retriever) -> bool:
+    """A name the documents contain: through the glossary, or written as is ("CE", "5G")."""
+    literal = re.search(rf"(?<![a-z]){re.escape(name.lower())}(?![a-z])", retriever.corpus_text)
+    return bool(literal) or retriever.glossary.knows(name)
+
+
 def _topic_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, ...]]:
     if q.lang == "en":
-        # Without an English tagger, capitalised words past the first are the names and places
-        # a question is about ("Hainan", "FIFA"); a name the documents lack is strong evidence.
-        names = [w for w in re.findall(r"(?<!^)\b[A-Z][A-Za-z]+", q.text.strip()) if w.lower() not in STOP]
+        # Without an English tagger, runs of capitalised words past the first word are the names
+        # and places a question is about ("Hainan", "Pan Cailiang"); a name the documents lack is
+        # strong evidence. A run is known as a whole (a romanised name) or word by word.
+        names = _name_runs(q.text)
         if not names:
             return 1.0, ()
-        gone = [w for w in names if not retriever.glossary.expand(w)]
-        return 1 - len(gone) / len(names), tuple(gone)
+        gone = [w for run in names if not _known(" ".join(run), retriever) for w in run if not _known(w, retriever)]
+        total = sum(len(run) for run in names)
+        return 1 - len(gone) / total, tuple(gone)
     topics = topic_words(q.text)
     if not topics:
         return 1.0, ()

@@ -25,11 +25,13 @@ def _engine(settings: Settings, rebuild: bool = False):  # noqa: ANN202 - heavy 
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.embed import load_crosslingual, load_embedder
+    from qa.embed import load_crosslingual, load_embedder, load_latent
     from qa.indexer import open_or_build
 
     bar = ProgressBar()
-    _, report = open_or_build(settings, load_embedder(settings), load_crosslingual(settings), args.rebuild, bar)
+    e5 = load_embedder(settings)
+    latent = load_latent(settings, e5)
+    _, report = open_or_build(settings, e5, load_crosslingual(settings), args.rebuild, bar, latent)
     if bar.drawn:
         sys.stderr.write("\n")
     did = f"built ({report.reason})" if report.rebuilt else "up to date"

@@ -53,14 +53,23 @@ def _entries() -> tuple[tuple[str, str], ...]:
 
 
 def _forms(word: str) -> list[str]:
-    """The word and a naive singular: enough to match dictionary glosses."""
+    """The word and naive base forms (plural, -ing, -ed): enough to match dictionary glosses,
+    which give verbs and nouns in their base form ("bartering" -> "barter", "bidding" -> "bid")."""
     forms = [word]
     if word.endswith("ies") and len(word) > 4:
         forms.append(word[:-3] + "y")
     elif word.endswith("es") and len(word) > 4:
         forms += [word[:-2], word[:-1]]
-    elif word.endswith("s") and len(word) > 3:
+    elif word.endswith("s") and not word.endswith("ss") and len(word) > 3:
         forms.append(word[:-1])
+    for suffix in ("ing", "ed"):
+        stem = word[: -len(suffix)]
+        if word.endswith(suffix) and len(stem) >= 3:
+            forms += [stem, stem + "e"]
+            if len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiouls":
+                forms.append(stem[:-1])  # planned -> plan, bidding -> bid
+            if suffix == "ed" and stem.endswith("i"):
+                forms.append(stem[:-1] + "y")  # applied -> apply
     return forms
 
 
@@ -137,6 +146,16 @@ class Glossary:
             # Family name apart, given name joined: "pan cailiang"; all joined: "yueyang".
             for key in {" ".join(syllables), syllables[0] + " " + "".join(syllables[1:]), "".join(syllables)}:
                 self.phrases.setdefault(key, set()).add(name)
+
+    def knows(self, name: str) -> bool:
+        """Whether an English name or term maps onto words of the documents: as a whole phrase
+        ("pan cailiang" -> 潘才良) or, for a single word, through any gloss."""
+        toks = re.findall(r"[a-z]+", name.lower())
+        if not toks:
+            return False
+        if any(self.phrases.get(" ".join(toks[:-1] + [f])) for f in _forms(toks[-1])):
+            return True
+        return len(toks) == 1 and bool(self.expand(name))
 
     def expand(self, question: str) -> list[str]:
         """Chinese words for the question's English phrases (longest match first) and words."""

@@ -143,14 +143,20 @@ def _tensor_fp32(e5: _E5Bin, name: str, shape: tuple[int, ...]) -> np.ndarray:
         return np.frombuffer(raw, "<f4", t.count).astype(np.float32).reshape(shape)
     if t.dtype != 1 or t.nbytes != t.count // 32 * _Q4_BLOCK.itemsize:
         raise ValueError(f"tensor {name}: unsupported dtype {t.dtype} / size {t.nbytes}")
-    # Same arithmetic as e5.c deq_row: byte j holds weight j (low nibble) and j+16 (high).
+    return dequantize_q4(raw).reshape(shape)
+
+
+def dequantize_q4(raw: bytes | memoryview) -> np.ndarray:
+    """Q4_0 blocks (fp16 scale + 16 bytes) to fp32, 32 values per block, in order.
+
+    Same arithmetic as e5.c deq_row: byte j holds weight j (low nibble) and j+16 (high)."""
     blocks = np.frombuffer(raw, _Q4_BLOCK)
     out = np.empty((len(blocks), 32), np.float32)
     out[:, :16] = blocks["qs"] & 0x0F
     out[:, 16:] = blocks["qs"] >> 4
     out -= 8.0
     out *= blocks["d"].astype(np.float32)[:, None]
-    return out.reshape(shape)
+    return out.reshape(-1)
 
 
 def _bert_state_dict(e5: _E5Bin) -> dict[str, np.ndarray]:

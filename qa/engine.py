@@ -11,11 +11,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from qa import answer as answering
 from qa.answerability import Calibration, Evidence
 from qa.chat import BadQuestion, Turn, clean_question, resolve_followup, split_turns
-from qa.embed import Embedder, load_crosslingual, load_embedder
+from qa.embed import Embedder, load_crosslingual, load_embedder, load_latent
 from qa.indexer import BuildReport, Progress, open_or_build
 from qa.lang import detect_lang, message
 from qa.output import source_label
@@ -24,6 +25,9 @@ from qa.retrieve import Query, Retriever
 from qa.settings import Settings
 from qa.store import StoredIndex
 from qa.structure import is_list_question, item_run, section_overview
+
+if TYPE_CHECKING:
+    from qa.latent import LatentTerms
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +69,16 @@ class Engine:
         second: Embedder | None = None,
         rebuild: bool = False,
         calibration: Calibration | None = None,
+        latent: LatentTerms | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder or load_embedder(settings)
+        # A given (fake) embedder brings its own companions; otherwise the configured ones load.
         self.second = second if second is not None or embedder is not None else load_crosslingual(settings)
+        self.latent = latent if latent is not None or embedder is not None else load_latent(settings, self.embedder)
         self._refresh_lock = threading.Lock()
         self.calibration = calibration or Calibration.load()
-        stored, self.report = open_or_build(settings, self.embedder, self.second, force=rebuild)
+        stored, self.report = open_or_build(settings, self.embedder, self.second, force=rebuild, latent=self.latent)
         self.use(stored)
 
     def use(self, stored: StoredIndex) -> None:
@@ -88,7 +95,9 @@ class Engine:
         """Bring the index up to date with the corpus; questions keep using the old index until
         the new one is complete, then the swap is a single assignment."""
         with self._refresh_lock:
-            stored, report = open_or_build(self.settings, self.embedder, self.second, progress=progress)
+            stored, report = open_or_build(
+                self.settings, self.embedder, self.second, progress=progress, latent=self.latent
+            )
             if report.rebuilt:
                 self.use(stored)
             self.report = report
@@ -114,10 +123,12 @@ class Engine:
 
     def query(self, text: str, lang: str, retriever: Retriever) -> Query:
         e5 = self.embedder.encode_queries([text])[0]
+        route = retriever.routes.get(lang, retriever.routes["zh"])
+        latent = self.latent.query(text) if self.latent is not None and "latent" in route else None
         if lang != "en":
-            return Query(text, lang, e5)
+            return Query(text, lang, e5, latent=latent)
         x = self.second.encode_queries([text])[0] if self.second is not None else None
-        return Query(text, lang, e5, x, tuple(retriever.glossary.expand(text)))
+        return Query(text, lang, e5, x, tuple(retriever.glossary.expand(text)), latent)
 
     def _gather(self, turns: list[Turn], k: int) -> _Gathered:
         stored, retriever, rows = self._state

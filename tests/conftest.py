@@ -43,6 +43,7 @@ def settings(tmp_path: Path, small_corpus: Path) -> Settings:
         data_dir=tmp_path / "data",
         embed_model="fake",
         crosslingual_model="",
+        latent_terms="",
     )
 
 

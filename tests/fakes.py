@@ -26,3 +26,22 @@ class HashingEmbedder:
         return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
     encode_documents = encode_queries
+
+
+class HashingTokenStates:
+    """Deterministic per-token states (one per word or Han character), standing in for e5's
+    token states in unit tests of the latent-term seam."""
+
+    def __init__(self, hidden: int = 384) -> None:
+        self.hidden = hidden
+        self.calls: list[str] = []
+
+    def token_states(self, texts: list[str]) -> list[np.ndarray]:
+        self.calls.extend(texts)
+        out = []
+        for text in texts:
+            toks = re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", text.lower())
+            seeds = [int(hashlib.md5(t.encode()).hexdigest()[:8], 16) for t in toks]
+            rows = [np.random.default_rng(seed).normal(size=self.hidden) for seed in seeds]
+            out.append(np.asarray(rows, np.float32).reshape(len(toks), self.hidden))
+        return out

@@ -123,7 +123,7 @@ def slow_save(*a, **k):
     time.sleep(30)
 store.np.save = slow_save
 s = Settings(corpus_dir=Path({str(settings.corpus_dir)!r}), index_dir=Path({str(settings.index_dir)!r}),
-             embed_model="fake", crosslingual_model="")
+             embed_model="fake", crosslingual_model="", latent_terms="")
 build(s, HashingEmbedder())
 """,
         "utf-8",

@@ -24,7 +24,7 @@ from qa.records import Answer, Passage
 from qa.retrieve import Query, Retriever
 from qa.settings import Settings
 from qa.store import StoredIndex
-from qa.structure import is_list_question, item_run, section_overview
+from qa.structure import Item, colon_list, is_list_question, item_run, named_item, section_overview
 
 if TYPE_CHECKING:
     from qa.latent import LatentTerms
@@ -122,9 +122,12 @@ class Engine:
         return Resolved(text, resolve_followup(text, previous, lang), lang)
 
     def query(self, text: str, lang: str, retriever: Retriever) -> Query:
-        e5 = self.embedder.encode_queries([text])[0]
         route = retriever.routes.get(lang, retriever.routes["zh"])
-        latent = self.latent.query(text) if self.latent is not None and "latent" in route else None
+        latent = None
+        if self.latent is not None and "latent" in route:
+            e5, latent = self.latent.query(text)  # e5's query vector comes from the same pass
+        else:
+            e5 = self.embedder.encode_queries([text])[0]
         if lang != "en":
             return Query(text, lang, e5, latent=latent)
         x = self.second.encode_queries([text])[0] if self.second is not None else None
@@ -147,24 +150,43 @@ class Engine:
         timings = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
         return _Gathered(stored, rows, resolved, query, ranking, sentences, evidence, retriever, timings)
 
+    def _sentences(self, g: _Gathered, items: list[Item]) -> list[answering.Sentence]:
+        """Quotable sentences for structure items, each cited to its own chunk."""
+        chunks = g.stored.chunks
+        ranked = {p.chunk.chunk_id: p for p in g.ranking}
+        out = []
+        for it in items:
+            c = chunks[it.chunk]
+            passage = ranked.get(c.chunk_id) or Passage(c, 0.0, RANKING_DEPTH + 1)
+            text = c.text[it.start - c.start : it.end - c.start].strip()
+            out.append(answering.Sentence(passage, it.start, it.end, text, ()))
+        return out
+
     def _list_answer(self, g: _Gathered, k: int) -> tuple[list[answering.Sentence], str]:
         """Quote the whole list (or short section) that the best passages belong to."""
         chunks, rows = g.stored.chunks, g.rows
-        ranked = {p.chunk.chunk_id: p for p in g.ranking}
         for p in g.ranking[:k]:
             i = rows[p.chunk.chunk_id]
-            items = item_run(chunks, i) or section_overview(chunks, i)
+            heading, items = named_item(chunks, i, g.resolved.searched_for)
+            items = items or item_run(chunks, i) or colon_list(chunks, i) or section_overview(chunks, i)
             if not items:
                 continue
-            sentences = []
-            for it in items:
-                c = chunks[it.chunk]
-                passage = ranked.get(c.chunk_id) or Passage(c, 0.0, RANKING_DEPTH + 1)
-                text = c.text[it.start - c.start : it.end - c.start].strip()
-                sentences.append(answering.Sentence(passage, it.start, it.end, text, ()))
             where = source_label(chunks[i].title, chunks[i].section)
-            return sentences, message("list_coverage", g.resolved.lang, n=sum(not it.lead for it in items), where=where)
+            if heading:
+                return self._sentences(g, items), message("list_item", g.resolved.lang, item=heading, where=where)
+            n = sum(not it.lead for it in items)
+            return self._sentences(g, items), message("list_coverage", g.resolved.lang, n=n, where=where)
         return [], ""
+
+    def _complete_lead_ins(self, g: _Gathered, chosen: list[answering.Sentence]) -> list[answering.Sentence]:
+        """A chosen sentence that announces what follows ("…要求史无前例：") brings all of it:
+        quoting a lead-in with only some of what it introduces misrepresents the passage."""
+        out = chosen
+        for s in chosen:
+            if s.text.rstrip().endswith(("：", ":")):
+                items = colon_list(g.stored.chunks, g.rows[s.passage.chunk.chunk_id], at=s.start)
+                out = answering.merge_in_order(out, self._sentences(g, items))
+        return out
 
     def evidence(self, turns: list[Turn], k: int | None = None) -> Evidence:
         """The answerability evidence for a conversation (used to calibrate the decision)."""
@@ -187,6 +209,8 @@ class Engine:
                 # The whole list, plus the best sentences where they add to it (a question about
                 # one item of a list wants that item's detail too), in document order.
                 chosen = answering.merge_in_order(items, chosen)
+        if not coverage:
+            chosen = self._complete_lead_ins(g, chosen)
         result = answering.compose(
             g.resolved.searched_for,
             g.resolved.lang,

@@ -35,6 +35,10 @@ MESSAGES = {
         "zh": "",
         "en": "From the Chinese sources:",
     },
+    "list_item": {
+        "zh": "“{item}”一条的全文，出自《{where}》：",
+        "en": "The item “{item}” in full, from “{where}”:",
+    },
     "list_coverage": {
         "zh": "共 {n} 条，出自《{where}》：",
         "en": "{n} items, from “{where}”:",

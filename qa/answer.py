@@ -165,7 +165,8 @@ def compose(
     else:
         lead = message("from_chinese", lang)
     if coverage:
-        lead = f"{lead} {coverage}".strip() if lang == "en" else coverage
+        # A partial answer keeps saying what is missing, even when it quotes a whole list.
+        lead = (f"{lead} {coverage}" if lang == "en" else f"{lead}\n{coverage}") if lead else coverage
     # Items of a list read best one per line; prose sentences run on.
     sep = "\n" if coverage else (" " if lang == "en" else "")
     body = sep.join(parts)

@@ -138,6 +138,12 @@ def test_not_found_and_partial_say_so_in_the_question_language():
     assert nf.text == "The documents do not cover this question." and not nf.answered and nf.citations == ()
     part = compose("q", "zh", "partial", [p], [Sentence(p, 0, 3, "甲句。", ())], ("增值税", "税率"))
     assert "增值税、税率" in part.text and part.text.endswith("甲句。[1]") and part.answered
+    # A partial answer that quotes a whole list still says what is missing, before the list.
+    listed = compose("q", "zh", "partial", [p], [Sentence(p, 0, 3, "甲句。", ())], ("材料",), "共 1 条，出自《标题》：")
+    assert listed.text.index("材料") < listed.text.index("共 1 条") < listed.text.index("甲句。[1]")
+    assert compose("q", "zh", "answered", [p], [Sentence(p, 0, 3, "甲句。", ())], (), "共 1 条：").text.startswith(
+        "共 1 条"
+    )
 
 
 def test_merge_keeps_the_list_and_adds_only_non_overlapping_sentences_in_order():

@@ -162,8 +162,9 @@ class Engine:
             out.append(answering.Sentence(passage, it.start, it.end, text, ()))
         return out
 
-    def _list_answer(self, g: _Gathered, k: int) -> tuple[list[answering.Sentence], str]:
-        """Quote the whole list (or short section) that the best passages belong to."""
+    def _list_answer(self, g: _Gathered, k: int) -> tuple[list[answering.Sentence], str, bool]:
+        """Quote the whole list (or short section) that the best passages belong to; the flag
+        says the question named the item(s) quoted, which are then the whole answer."""
         chunks, rows = g.stored.chunks, g.rows
         for p in g.ranking[:k]:
             i = rows[p.chunk.chunk_id]
@@ -173,10 +174,10 @@ class Engine:
                 continue
             where = source_label(chunks[i].title, chunks[i].section)
             if heading:
-                return self._sentences(g, items), message("list_item", g.resolved.lang, item=heading, where=where)
+                return self._sentences(g, items), message("list_item", g.resolved.lang, item=heading, where=where), True
             n = sum(not it.lead for it in items)
-            return self._sentences(g, items), message("list_coverage", g.resolved.lang, n=n, where=where)
-        return [], ""
+            return self._sentences(g, items), message("list_coverage", g.resolved.lang, n=n, where=where), False
+        return [], "", False
 
     def _complete_lead_ins(self, g: _Gathered, chosen: list[answering.Sentence]) -> list[answering.Sentence]:
         """A chosen sentence that announces what follows ("…要求史无前例：") brings all of it:
@@ -204,8 +205,10 @@ class Engine:
         if outcome != "not_found":
             chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25, g.resolved.searched_for)
         if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.lang):
-            items, coverage = self._list_answer(g, k)
-            if items:
+            items, coverage, named = self._list_answer(g, k)
+            if named:
+                chosen = items  # the item asked about, whole: other best sentences only distract
+            elif items:
                 # The whole list, plus the best sentences where they add to it (a question about
                 # one item of a list wants that item's detail too), in document order.
                 chosen = answering.merge_in_order(items, chosen)

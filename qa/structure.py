@@ -171,7 +171,14 @@ def named_item(chunks: tuple[Chunk, ...], i: int, question: str) -> tuple[str, l
         heading = _RUN_IN.match(_text(chunks, (ci, s, e))).group(0).rstrip("。")  # type: ignore[union-attr]
         if heading in asked:
             headings.append(heading)
-            items.append(Item(ci, *_first_sentences(chunks[ci], s, e, MAX_ITEM_SENTENCES)))
+            # One item per sentence, so each carries its own marker; the heading ("贸易平台联动。")
+            # is no sentence on its own and stays with the first.
+            c = chunks[ci]
+            spans = [(c.start + a, c.start + b) for a, b in sentence_spans(c.text, s - c.start, e - c.start)]
+            spans = spans[:MAX_ITEM_SENTENCES]
+            if len(spans) > 1:
+                spans[:2] = [(spans[0][0], spans[1][1])]
+            items += [Item(ci, a, b) for a, b in spans]
     return "、".join(headings), items
 
 

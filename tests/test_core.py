@@ -223,6 +223,8 @@ def test_a_question_naming_one_item_gets_that_item_whole():
         chunks[it.chunk].text[it.start - chunks[it.chunk].start : it.end - chunks[it.chunk].start] for it in items
     )
     assert heading == "贸易平台联动"
+    # Heading with its first sentence, then one item per sentence (each gets its own marker).
+    assert len(items) == 3
     assert "对非贸易通道" in text and "二手车出口" in text and "产业联动" not in text
     # A question that names no item gets nothing here (the whole run is answered instead).
     assert named_item(chunks, i, "株洲如何对接湖南自贸区？") == ("", [])

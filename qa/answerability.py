@@ -5,8 +5,9 @@ logistic score over evidence, with coefficients and thresholds per query languag
 labelled calibration set `eval/dev.jsonl` by `python -m eval.calibrate` (stored in
 `qa/calibration.json`, never fitted on the test questions). The evidence: how much of the
 question's vocabulary the best passages contain (IDF-weighted), how much of it occurs anywhere
-in the documents, and the similarity of the best passage and sentence. Words of the question
-that occur nowhere in the documents are reported, so a partial answer can say what is missing.
+in the documents, and the similarity of the best passage and sentence. The question's topic
+words (nouns, names) that occur nowhere in the documents are reported, so a partial answer can
+say what is missing.
 It does not compose the answer.
 """
 
@@ -53,8 +54,10 @@ class Evidence:
         )
         dense = max((h.dense for h in hits if h.dense == h.dense), default=0.0)
         sent = max((s.sims[-1] for s in sentences), default=0.0)
-        corpus_cov, _ = _corpus_coverage(q, retriever)
-        topic_cov, missing_topics = _topic_coverage(q, retriever)
+        # English names are looked up once: both coverages use them.
+        runs = _known_runs(q.text, retriever) if q.lang == "en" else []
+        corpus_cov = _corpus_coverage(q, retriever, runs)
+        topic_cov, missing_topics = _topic_coverage(q, retriever, runs)
         return cls(
             q.lang,
             round(cov, 4),
@@ -66,24 +69,17 @@ class Evidence:
         )
 
 
-def _corpus_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, ...]]:
+def _corpus_coverage(q: Query, retriever: Retriever, runs: list[tuple[list[str], bool]]) -> float:
     if q.lang == "en":
         # An English term "occurs" when the dictionary maps it onto words of the documents.
         terms = [w for w in re.findall(r"[a-z]+", q.text.lower()) if w not in STOP and len(w) > 2]
-        named = {w.lower() for run in _name_runs(q.text) if _known(" ".join(run), retriever) for w in run}
+        named = {w.lower() for run, known in runs if known for w in run}
         found = [w for w in terms if w in named or retriever.glossary.expand(w)]
-        missing = tuple(w for w in terms if w not in found)
-        return (len(found) / len(terms) if terms else 0.0), missing
+        return len(found) / len(terms) if terms else 0.0
     qwords = [w for w in dict.fromkeys(words(q.text)) if w not in ANSWER_TYPES]
-    if not qwords:
-        return 0.0, ()
-    present = {w: w in retriever.corpus_text for w in qwords}
     total = sum(retriever.bm25.idf_of(w) for w in qwords)
-    found = sum(retriever.bm25.idf_of(w) for w in qwords if present[w])
-    # Report only maximal missing words (增值税, not also 增值).
-    gone = [w for w in qwords if not present[w]]
-    missing = tuple(w for w in gone if not any(w != o and w in o for o in gone))
-    return (found / total if total else 0.0), missing
+    found = sum(retriever.bm25.idf_of(w) for w in qwords if w in retriever.corpus_text)
+    return found / total if total else 0.0
 
 
 # Capitalised by English convention, not because they name something the documents must contain.
@@ -99,22 +95,28 @@ def _name_runs(text: str) -> list[list[str]]:
     return [run for run in runs if run]
 
 
+def _known_runs(text: str, retriever: Retriever) -> list[tuple[list[str], bool]]:
+    """The question's name runs, each with whether the documents know it as a whole."""
+    return [(run, _known(" ".join(run), retriever)) for run in _name_runs(text)]
+
+
 def _known(name: str, retriever: Retriever) -> bool:
     """A name the documents contain: through the glossary, or written as is ("CE", "5G")."""
     literal = re.search(rf"(?<![a-z]){re.escape(name.lower())}(?![a-z])", retriever.corpus_text)
     return bool(literal) or retriever.glossary.knows(name)
 
 
-def _topic_coverage(q: Query, retriever: Retriever) -> tuple[float, tuple[str, ...]]:
+def _topic_coverage(
+    q: Query, retriever: Retriever, runs: list[tuple[list[str], bool]]
+) -> tuple[float, tuple[str, ...]]:
     if q.lang == "en":
         # Without an English tagger, runs of capitalised words past the first word are the names
         # and places a question is about ("Hainan", "Pan Cailiang"); a name the documents lack is
         # strong evidence. A run is known as a whole (a romanised name) or word by word.
-        names = _name_runs(q.text)
-        if not names:
+        if not runs:
             return 1.0, ()
-        gone = [w for run in names if not _known(" ".join(run), retriever) for w in run if not _known(w, retriever)]
-        total = sum(len(run) for run in names)
+        gone = [w for run, known in runs if not known for w in run if not _known(w, retriever)]
+        total = sum(len(run) for run, _ in runs)
         return 1 - len(gone) / total, tuple(gone)
     topics = topic_words(q.text)
     if not topics:

@@ -122,9 +122,8 @@ class Engine:
         return Resolved(text, resolve_followup(text, previous, lang), lang)
 
     def query(self, text: str, lang: str, retriever: Retriever) -> Query:
-        route = retriever.routes.get(lang, retriever.routes["zh"])
         latent = None
-        if self.latent is not None and "latent" in route:
+        if self.latent is not None and "latent" in retriever.route(lang):
             e5, latent = self.latent.query(text)  # e5's query vector comes from the same pass
         else:
             e5 = self.embedder.encode_queries([text])[0]

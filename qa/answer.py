@@ -45,21 +45,19 @@ def keyword_coverage(keywords: str, text: str, bm25: BM25) -> float:
 
 
 def candidate_sentences(
-    passages: list[Passage],
-    spans: np.ndarray,
-    chunk_rows: dict[str, int],
-    sims: list[tuple[np.ndarray, np.ndarray]],
+    passages: list[Passage], spans: np.ndarray, chunk_rows: dict[str, int], vectors: np.ndarray, query: np.ndarray
 ) -> list[Sentence]:
-    """The quotable sentences of the given passages, with their similarity under each
-    (sentence vectors, query vector) pair."""
+    """The quotable sentences of the given passages, with their similarity to the query vector
+    (`spans` rows are (chunk row, start, end), sorted by chunk row; `vectors` row i <-> spans[i])."""
     out = []
+    rows = spans[:, 0]
     for p in passages:
-        idx = np.flatnonzero(spans[:, 0] == chunk_rows[p.chunk.chunk_id])
-        per_model = [vectors[idx] @ q for vectors, q in sims]
-        for j, i in enumerate(idx):
-            _, s, e = spans[i]
+        row = chunk_rows[p.chunk.chunk_id]
+        lo, hi = np.searchsorted(rows, row, "left"), np.searchsorted(rows, row, "right")
+        sims = np.asarray(vectors[lo:hi], np.float32) @ query
+        for j, (_, s, e) in enumerate(spans[lo:hi]):
             text = p.chunk.text[s - p.chunk.start : e - p.chunk.start].strip()
-            out.append(Sentence(p, int(s), int(e), text, tuple(float(m[j]) for m in per_model)))
+            out.append(Sentence(p, int(s), int(e), text, (float(sims[j]),)))
     return out
 
 

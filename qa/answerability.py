@@ -4,10 +4,11 @@ Raw cosine thresholds do not carry across models or query languages, so the deci
 logistic score over evidence, with coefficients and thresholds per query language fitted on the
 labelled calibration set `eval/dev.jsonl` by `python -m eval.calibrate` (stored in
 `qa/calibration.json`, never fitted on the test questions). The evidence: how much of the
-question's vocabulary the best passages contain (IDF-weighted), how much of it occurs anywhere
-in the documents, and the similarity of the best passage and sentence. The question's topic
-words (nouns, names) that occur nowhere in the documents are reported, so a partial answer can
-say what is missing.
+question's vocabulary the best passages contain (IDF-weighted), how much of it occurs in the
+retrieved passages (the whole candidate list, not the whole collection: in a collection of
+thousands of laws nearly every word occurs somewhere, which says nothing about this question),
+and the similarity of the best passage and sentence. The question's topic words (nouns, names)
+that no retrieved passage holds are reported, so a partial answer can say what is missing.
 It does not compose the answer.
 """
 
@@ -37,27 +38,31 @@ FEATURES = ("coverage", "corpus_coverage", "topic_coverage", "dense_top", "sente
 class Evidence:
     lang: str
     coverage: float  # best IDF-weighted keyword coverage of a top passage
-    corpus_coverage: float  # IDF-weighted share of the question's terms found anywhere in the documents
-    topic_coverage: float  # share of the question's topic words (nouns, names) found in the documents
+    corpus_coverage: float  # IDF-weighted share of the question's terms found in the retrieved passages
+    topic_coverage: float  # share of the question's topic words (nouns, names) in the retrieved passages
     dense_top: float  # best passage cosine (e5)
     sentence_top: float  # best sentence similarity (last model of the route)
-    missing: tuple[str, ...] = ()  # question terms that occur nowhere in the documents
+    missing: tuple[str, ...] = ()  # question topic words no retrieved passage holds
 
     def vector(self) -> list[float]:
         return [float(getattr(self, f)) for f in FEATURES]
 
     @classmethod
-    def gather(cls, q: Query, hits: list[Hit], sentences: list[Sentence], retriever: Retriever) -> Evidence:
+    def gather(
+        cls, q: Query, hits: list[Hit], sentences: list[Sentence], retriever: Retriever, candidates: list[Hit]
+    ) -> Evidence:
+        """Evidence from the `hits` read for the answer and all retrieval `candidates`."""
         cov = max(
             (keyword_coverage(q.keyword_text, retriever.chunks[h.index].text, retriever.bm25) for h in hits),
             default=0.0,
         )
         dense = max((h.dense for h in hits if h.dense == h.dense), default=0.0)
         sent = max((s.sims[-1] for s in sentences), default=0.0)
+        context = "\n".join(retriever.chunks[h.index].text.lower() for h in candidates)
         # English names are looked up once: both coverages use them.
-        runs = _known_runs(q.text, retriever) if q.lang == "en" else []
-        corpus_cov = _corpus_coverage(q, retriever, runs)
-        topic_cov, missing_topics = _topic_coverage(q, retriever, runs)
+        runs = _known_runs(q.text, retriever, context) if q.lang == "en" else []
+        corpus_cov = _corpus_coverage(q, retriever, runs, context)
+        topic_cov, missing_topics = _topic_coverage(q, retriever, runs, context)
         return cls(
             q.lang,
             round(cov, 4),
@@ -69,16 +74,16 @@ class Evidence:
         )
 
 
-def _corpus_coverage(q: Query, retriever: Retriever, runs: list[tuple[list[str], bool]]) -> float:
+def _corpus_coverage(q: Query, retriever: Retriever, runs: list[tuple[list[str], bool]], context: str) -> float:
     if q.lang == "en":
-        # An English term "occurs" when the dictionary maps it onto words of the documents.
+        # An English term "occurs" when the dictionary maps it onto words of the passages.
         terms = [w for w in re.findall(r"[a-z]+", q.text.lower()) if w not in STOP and len(w) > 2]
         named = {w.lower() for run, known in runs if known for w in run}
-        found = [w for w in terms if w in named or retriever.glossary.expand(w)]
+        found = [w for w in terms if w in named or any(z in context for z in retriever.glossary.expand(w))]
         return len(found) / len(terms) if terms else 0.0
     qwords = [w for w in dict.fromkeys(words(q.text)) if w not in ANSWER_TYPES]
     total = sum(retriever.bm25.idf_of(w) for w in qwords)
-    found = sum(retriever.bm25.idf_of(w) for w in qwords if w in retriever.corpus_text)
+    found = sum(retriever.bm25.idf_of(w) for w in qwords if w in context)
     return found / total if total else 0.0
 
 
@@ -95,19 +100,19 @@ def _name_runs(text: str) -> list[list[str]]:
     return [run for run in runs if run]
 
 
-def _known_runs(text: str, retriever: Retriever) -> list[tuple[list[str], bool]]:
-    """The question's name runs, each with whether the documents know it as a whole."""
-    return [(run, _known(" ".join(run), retriever)) for run in _name_runs(text)]
+def _known_runs(text: str, retriever: Retriever, context: str) -> list[tuple[list[str], bool]]:
+    """The question's name runs, each with whether the passages hold it as a whole."""
+    return [(run, _known(" ".join(run), retriever, context)) for run in _name_runs(text)]
 
 
-def _known(name: str, retriever: Retriever) -> bool:
-    """A name the documents contain: through the glossary, or written as is ("CE", "5G")."""
-    literal = re.search(rf"(?<![a-z]){re.escape(name.lower())}(?![a-z])", retriever.corpus_text)
-    return bool(literal) or retriever.glossary.knows(name)
+def _known(name: str, retriever: Retriever, context: str) -> bool:
+    """A name the passages contain: through the glossary, or written as is ("CE", "5G")."""
+    literal = re.search(rf"(?<![a-z]){re.escape(name.lower())}(?![a-z])", context)
+    return bool(literal) or any(z in context for z in retriever.glossary.targets(name))
 
 
 def _topic_coverage(
-    q: Query, retriever: Retriever, runs: list[tuple[list[str], bool]]
+    q: Query, retriever: Retriever, runs: list[tuple[list[str], bool]], context: str
 ) -> tuple[float, tuple[str, ...]]:
     if q.lang == "en":
         # Without an English tagger, runs of capitalised words past the first word are the names
@@ -115,13 +120,13 @@ def _topic_coverage(
         # strong evidence. A run is known as a whole (a romanised name) or word by word.
         if not runs:
             return 1.0, ()
-        gone = [w for run, known in runs if not known for w in run if not _known(w, retriever)]
+        gone = [w for run, known in runs if not known for w in run if not _known(w, retriever, context)]
         total = sum(len(run) for run, _ in runs)
         return 1 - len(gone) / total, tuple(gone)
     topics = topic_words(q.text)
     if not topics:
         return 1.0, ()
-    gone = [w for w in topics if w not in retriever.corpus_text]
+    gone = [w for w in topics if w not in context]
     return 1 - len(gone) / len(topics), tuple(gone)
 
 

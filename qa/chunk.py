@@ -63,6 +63,30 @@ def _section_bounds(doc: Document) -> list[int]:
     return bounds
 
 
+# An article of a law or regulation: "第十二条 …", "第一百零五条之一 …" at a paragraph start.
+_ARTICLE = re.compile(r"(?m)^第[一二三四五六七八九十百千零〇两\d]+条(?:之[一二三四五六七八九十]+)?")
+
+
+def _articles(text: str) -> list[tuple[int, str]]:
+    return [(m.start(), m.group()) for m in _ARTICLE.finditer(text)]
+
+
+def article_label(articles: list[tuple[int, str]], lo: int, start: int, end: int) -> str:
+    """The articles a chunk [start, end) of the section starting at `lo` covers: "第三条" or
+    "第三条—第五条" (the article in force at its start to the last that begins inside it)."""
+    inside = [a for a in articles if lo <= a[0] < end]
+    first = [a for a in inside if a[0] <= start][-1:] or [a for a in inside if a[0] >= start][:1]
+    if not first:
+        return ""
+    last = [a for a in inside if a[0] >= start][-1:] or first
+    return first[0][1] if last[0] == first[0] else f"{first[0][1]}—{last[0][1]}"
+
+
+def section_path(heading: str, articles: str) -> str:
+    """Where a chunk stands in its document: heading path, then article(s): 第一章 总则 › 第三条."""
+    return " › ".join(x for x in (heading, articles) if x)
+
+
 def chunk_id(doc_id: str, section: str, text: str) -> str:
     return hashlib.sha1(f"{doc_id}\x00{section}\x00{text}".encode()).hexdigest()[:16]
 
@@ -71,6 +95,7 @@ def chunk_document(doc: Document, min_chars: int = 150, max_chars: int = 300) ->
     text = doc.text
     chunks: list[Chunk] = []
     bounds = _section_bounds(doc)
+    articles = _articles(text)
     for lo, hi in zip(bounds, bounds[1:]):
         pieces: list[tuple[int, int]] = []
         for span in sentence_spans(text, lo, hi):
@@ -96,7 +121,7 @@ def chunk_document(doc: Document, min_chars: int = 150, max_chars: int = 300) ->
                 groups.append(current)
         for g in groups:
             s, e = g[0][0], g[-1][1]
-            section = doc.section_at(s)
+            section = section_path(doc.section_at(s), article_label(articles, lo, s, e))
             chunks.append(
                 Chunk(
                     chunk_id=chunk_id(doc.doc_id, section, text[s:e]),

@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any, TextIO
 
 from qa.chat import BadQuestion, Turn, parse_messages
 from qa.lang import detect_lang, message
-from qa.output import to_json, to_text
+from qa.output import shared_titles, to_json, to_text
 from qa.settings import Settings
 
 
@@ -72,7 +73,7 @@ def _bad_question(exc: BadQuestion, text: str) -> str:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.jsonl:
-        return ask_jsonl(_engine(settings), sys.stdin, sys.stdout, args.k)
+        return ask_jsonl(_engine(settings), sys.stdin, sys.stdout, args.k, args.doc)
     if args.question is None:
         print("error: give a question, or --jsonl to read questions from stdin", file=sys.stderr)
         return 2
@@ -83,16 +84,35 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     except BadQuestion as exc:
         print(f"error: {_bad_question(exc, args.question)}", file=sys.stderr)
         return 2
-    answer = _engine(settings).ask(args.question, k=args.k)
+    engine = _engine(settings)
+    try:
+        answer = engine.ask(args.question, k=args.k, docs=args.doc)
+    except BadQuestion as exc:  # e.g. a --doc pattern that names no document
+        print(f"error: {_bad_question(exc, args.question)}", file=sys.stderr)
+        return 2
+    shared = shared_titles(engine.documents())
     if args.json:
-        print(json.dumps(to_json(answer), ensure_ascii=False, indent=2))
+        print(json.dumps(to_json(answer, shared=shared), ensure_ascii=False, indent=2))
     else:
-        print(to_text(answer))
+        print(to_text(answer, shared=shared))
     return 0
 
 
-def ask_jsonl(engine: Any, stdin: TextIO, stdout: TextIO, k: int | None) -> int:
-    """One JSON line in, one JSON line out; a bad line gets an error line and the batch goes on."""
+def _line_docs(rec: dict[str, Any], default: str | None) -> str | None:
+    """A line's own "doc" overrides --doc ("" = all documents); null or absent keeps --doc, the
+    way a table exported with an empty cell means "not set"."""
+    doc = rec.get("doc")
+    if doc is None:
+        return default
+    if not isinstance(doc, str):
+        raise ValueError("'doc' must be a string: a document name, part of one, or a pattern such as 刑法/*")
+    return doc
+
+
+def ask_jsonl(engine: Any, stdin: TextIO, stdout: TextIO, k: int | None, docs: str | None = None) -> int:
+    """One JSON line in, one JSON line out; a bad line gets an error line and the batch goes on.
+    `docs` limits every question to some documents unless the line says otherwise."""
+    shared = shared_titles(engine.documents())
     for lineno, line in enumerate(stdin, start=1):
         if not line.strip():
             continue
@@ -108,7 +128,7 @@ def ask_jsonl(engine: Any, stdin: TextIO, stdout: TextIO, k: int | None) -> int:
                 turns = [Turn("user", rec["question"])]
             else:
                 raise ValueError("each line needs a string 'question' or a 'messages' list")
-            out = to_json(engine.ask(turns=turns, k=k), qid)
+            out = to_json(engine.ask(turns=turns, k=k, docs=_line_docs(rec, docs)), qid, shared)
         except BadQuestion as exc:
             last = next((t.content for t in reversed(turns) if t.role == "user"), "")
             out = {"id": qid, "error": _bad_question(exc, last)}
@@ -144,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--k", type=int, default=None, help="passages to retrieve")
     pa.add_argument("--json", action="store_true")
     pa.add_argument("--jsonl", action="store_true", help="batch: JSON lines on stdin")
+    pa.add_argument(
+        "--doc",
+        metavar="PATTERN",
+        default=None,
+        help="search only some documents: a glob over the file name relative to the corpus folder "
+        "('刑法/*', '*.pdf'), or text that the file name or title contains ('刑法'); "
+        "a pattern matching no document is an error (exit 2). With --jsonl, a line's own "
+        '"doc" overrides it ("" = all documents)',
+    )
     pe = sub.add_parser("eval", help="run the evaluation")
     pe.add_argument("--questions", default=None)
     pe.add_argument("--report", default=None, help="write the metrics as JSON here")
@@ -157,6 +186,9 @@ COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "feedback": cm
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # transformers draws a "Loading weights" bar on stderr whenever the model loads, which would
+    # bury the one-line error of a bad question; our own progress bar (index) is unaffected.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -52,6 +52,12 @@ def _entries() -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1)
+def _headwords() -> frozenset[str]:
+    """Every simplified headword of 2-4 characters (what `for_texts` looks for in the text)."""
+    return frozenset(simp for simp, _ in _entries() if 2 <= len(simp) <= 4)
+
+
 def _forms(word: str) -> list[str]:
     """The word and naive base forms (plural, -ing, -ed): enough to match dictionary glosses,
     which give verbs and nouns in their base form ("bartering" -> "barter", "bidding" -> "bid")."""
@@ -105,22 +111,39 @@ class Glossary:
 
     @classmethod
     def for_texts(cls, texts: Iterable[str]) -> Glossary:
+        """The glossary of a collection: built once at index time and stored with the index
+        (`to_json`), so no question ever segments or scans the whole collection."""
         texts = list(texts)
+        heads = _headwords()
         vocab: set[str] = set()
         for t in texts:
             for run in re.findall(r"[\u4e00-\u9fff]+", t):
                 # Single characters are too ambiguous to be useful expansions.
                 for n in range(2, 5):
-                    vocab.update(run[i : i + n] for i in range(len(run) - n + 1))
+                    vocab.update(g for g in (run[i : i + n] for i in range(len(run) - n + 1)) if g in heads)
         glossary = cls(vocab)
         glossary.add_names(texts)
         glossary.add_supplement(texts)
         return glossary
 
+    def to_json(self) -> dict:
+        return {
+            "phrases": {k: sorted(v) for k, v in sorted(self.phrases.items())},
+            "words": {k: [list(x) for x in v] for k, v in sorted(self.words.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Glossary:
+        glossary = cls.__new__(cls)  # not __init__: it would read the whole dictionary again
+        glossary.phrases = {k: set(v) for k, v in data.get("phrases", {}).items()}
+        glossary.words = {k: [(simp, int(n)) for simp, n in v] for k, v in data.get("words", {}).items()}
+        return glossary
+
     def add_supplement(self, texts: list[str]) -> None:
         """Add the SUPPLEMENT terms whose Chinese side occurs in the documents."""
+        joined = "\n".join(texts)
         for phrase, targets in SUPPLEMENT.items():
-            found = {t for t in targets if len(t) == 1 or any(t in text for text in texts)}
+            found = {t for t in targets if len(t) == 1 or t in joined}
             if found:
                 self.phrases.setdefault(phrase, set()).update(found)
 
@@ -147,15 +170,22 @@ class Glossary:
             for key in {" ".join(syllables), syllables[0] + " " + "".join(syllables[1:]), "".join(syllables)}:
                 self.phrases.setdefault(key, set()).add(name)
 
-    def knows(self, name: str) -> bool:
-        """Whether an English name or term maps onto words of the documents: as a whole phrase
+    def targets(self, name: str) -> set[str]:
+        """The documents' words an English name or term maps onto: as a whole phrase
         ("pan cailiang" -> 潘才良) or, for a single word, through any gloss."""
         toks = re.findall(r"[a-z]+", name.lower())
         if not toks:
-            return False
-        if any(self.phrases.get(" ".join(toks[:-1] + [f])) for f in _forms(toks[-1])):
-            return True
-        return len(toks) == 1 and bool(self.expand(name))
+            return set()
+        out: set[str] = set()
+        for f in _forms(toks[-1]):
+            out |= self.phrases.get(" ".join(toks[:-1] + [f]), set())
+        if not out and len(toks) == 1:
+            out = set(self.expand(name))
+        return out
+
+    def knows(self, name: str) -> bool:
+        """Whether an English name or term maps onto words of the documents."""
+        return bool(self.targets(name))
 
     def expand(self, question: str) -> list[str]:
         """Chinese words for the question's English phrases (longest match first) and words."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -31,6 +32,31 @@ class Embedder(Protocol):
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
     def encode_documents(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[Encoded]: ...
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One passage from one forward pass: its vector, its sentences' vectors and its token states."""
+
+    vector: np.ndarray  # (dim,) L2-normalised, exactly what encode_documents gives
+    sentences: np.ndarray  # (spans, dim) L2-normalised means of each span's token states
+    states: np.ndarray  # (content tokens, dim) final hidden states, without prompt and <s> </s>
+
+
+def pool_spans(
+    states: np.ndarray, offsets: np.ndarray, spans: list[tuple[int, int]], fallback: np.ndarray
+) -> np.ndarray:
+    """Late chunking: a sentence's vector is the mean of the passage's token states that overlap
+    its character span (tokens saw the whole passage, so a sentence keeps its context). A span
+    with no token (cut off by the model's length limit) takes the passage vector."""
+    out = np.empty((len(spans), states.shape[1]), np.float32)
+    for i, (s, e) in enumerate(spans):
+        sel = (offsets[:, 0] < e) & (offsets[:, 1] > s)
+        vec = states[sel].mean(axis=0) if sel.any() else fallback
+        out[i] = vec / (float(np.linalg.norm(vec)) or 1.0)
+    return out
 
 
 class SentenceTransformerEmbedder:
@@ -74,6 +100,40 @@ class SentenceTransformerEmbedder:
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, "document")
+
+    def encode_passages(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[Encoded]:
+        """Passage vectors, per-sentence vectors (late chunking) and content token states from ONE
+        forward pass per passage: the index needs all three, and separate passes for sentences
+        and for the latent head tripled the model time. `spans` are character spans in each text."""
+        if not texts:
+            return []
+        prompt = self._prompts.get("document", "")
+        full = [prompt + t for t in texts]
+        feats = self._model.encode(full, batch_size=8, output_value=None)
+        tok = self._model.tokenizer
+        limit = int(getattr(self._model, "max_seq_length", 512) or 512)
+        out = []
+        for text, feat, sp in zip(full, feats, spans, strict=True):
+            mask = feat["attention_mask"].bool()
+            states = feat["token_embeddings"][mask].float().numpy()
+            vec = feat["sentence_embedding"].float().numpy()
+            vec = vec / (float(np.linalg.norm(vec)) or 1.0)
+            offsets = np.asarray(
+                tok(text, return_offsets_mapping=True, truncation=True, max_length=limit)["offset_mapping"], np.int64
+            ).reshape(-1, 2)
+            if len(offsets) != len(states):  # cannot happen with one tokenizer; never mis-pool silently
+                raise RuntimeError(f"token offsets ({len(offsets)}) do not match states ({len(states)})")
+            shifted = [(s + len(prompt), e + len(prompt)) for s, e in sp]
+            content = (offsets[:, 0] >= len(prompt)) & (offsets[:, 1] > offsets[:, 0])
+            content[0] = content[-1] = False  # <s>, </s>
+            out.append(
+                Encoded(
+                    np.asarray(vec, np.float32),
+                    pool_spans(states, offsets, shifted, vec),
+                    np.ascontiguousarray(states[content]),
+                )
+            )
+        return out
 
     def token_states(self, texts: list[str]) -> list[np.ndarray]:
         """Final hidden state of each content token (no prompt, no <s> / </s>), per text."""

@@ -7,11 +7,14 @@ and times each step. It holds no UI and prints nothing.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import threading
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from qa import answer as answering
 from qa.answerability import Calibration, Evidence
@@ -19,6 +22,7 @@ from qa.chat import BadQuestion, Turn, clean_question, resolve_followup, split_t
 from qa.embed import Embedder, load_crosslingual, load_embedder, load_latent
 from qa.indexer import BuildReport, Progress, open_or_build
 from qa.lang import detect_lang, message
+from qa.load import remove_document
 from qa.output import source_label
 from qa.records import Answer, Passage
 from qa.retrieve import Query, Retriever
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 RANKING_DEPTH = 10
 # Earlier user turns considered when resolving a follow-up.
 MAX_CONTEXT_TURNS = 3
+# Retrieval candidates whose text is the evidence for "do the documents mention this word?".
+EVIDENCE_DEPTH = 20
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,39 @@ class _Gathered:
     evidence: Evidence
     retriever: Retriever
     timings: dict[str, float]
+
+
+class DocumentIndex:
+    """Which chunks belong to which document, for limiting a question to some documents."""
+
+    def __init__(self, stored: StoredIndex) -> None:
+        self.titles: dict[str, str] = {}
+        for c in stored.chunks:
+            self.titles.setdefault(c.doc_id, c.title)
+        self.names = list(self.titles)
+        position = {name: i for i, name in enumerate(self.names)}
+        self.of_chunk = np.array([position[c.doc_id] for c in stored.chunks], dtype=np.int64)
+
+    def matching(self, pattern: str) -> list[str]:
+        """Documents a pattern names: a glob over the file name ("刑法/*", "*.pdf"), else any
+        document whose file name or title contains it (case-insensitive)."""
+        pat = pattern.strip().lower()
+        if not pat:
+            return list(self.names)
+        if any(ch in pat for ch in "*?["):
+            return [n for n in self.names if fnmatch.fnmatchcase(n.lower(), pat)]
+        return [n for n in self.names if pat in n.lower() or pat in self.titles[n].lower()]
+
+    def mask(self, pattern: str) -> np.ndarray:
+        wanted = {self.names.index(n) for n in self.matching(pattern)}
+        return np.isin(self.of_chunk, np.fromiter(wanted, np.int64, len(wanted)))
+
+    def listing(self) -> list[dict[str, object]]:
+        counts = np.bincount(self.of_chunk, minlength=len(self.names))
+        return [
+            {"doc": n, "title": self.titles[n], "chunks": int(counts[i])}
+            for i, n in sorted(enumerate(self.names), key=lambda x: x[1])
+        ]
 
 
 class Engine:
@@ -89,7 +128,7 @@ class Engine:
         }
         retriever = Retriever(stored, self.settings.fusion_depth, self.settings.rrf_k, routes)
         rows = {c.chunk_id: i for i, c in enumerate(stored.chunks)}
-        self._state = (stored, retriever, rows)
+        self._state = (stored, retriever, rows, DocumentIndex(stored))
 
     def refresh(self, progress: Progress | None = None) -> BuildReport:
         """Bring the index up to date with the corpus; questions keep using the old index until
@@ -132,20 +171,25 @@ class Engine:
         x = self.second.encode_queries([text])[0] if self.second is not None else None
         return Query(text, lang, e5, x, tuple(retriever.glossary.expand(text)), latent)
 
-    def _gather(self, turns: list[Turn], k: int) -> _Gathered:
-        stored, retriever, rows = self._state
+    def _gather(self, turns: list[Turn], k: int, docs: str | None = None) -> _Gathered:
+        stored, retriever, rows, documents = self._state
         t0 = time.perf_counter()
         resolved = self.resolve(turns)
+        allowed = documents.mask(docs) if docs else None
         query = self.query(resolved.searched_for, resolved.lang, retriever)
         t1 = time.perf_counter()
-        hits = retriever.hits(query)
+        hits = retriever.hits(query, allowed)
         ranking = [Passage(stored.chunks[h.index], h.fused, r) for r, h in enumerate(hits[:RANKING_DEPTH], start=1)]
         t2 = time.perf_counter()
-        sims = [(stored.arrays["sentence_vectors"], query.e5)]
-        if query.x is not None and "x_sentence_vectors" in stored.arrays:
-            sims.append((stored.arrays["x_sentence_vectors"], query.x))
-        sentences = answering.candidate_sentences(ranking[:k], stored.arrays["sentence_spans"], rows, sims)
-        evidence = Evidence.gather(query, hits[:k], sentences, retriever)
+        sentences = answering.candidate_sentences(
+            ranking[:k], stored.arrays["sentence_spans"], rows, stored.arrays["sentence_vectors"], query.e5
+        )
+        if query.x is not None and self.second is not None and sentences:
+            # English questions: the cross-lingual model reads the few candidate sentences now,
+            # instead of every sentence of the collection at index time (it tripled indexing).
+            x = self.second.encode_documents([s.text for s in sentences]) @ query.x
+            sentences = [replace(s, sims=(*s.sims, float(v))) for s, v in zip(sentences, x)]
+        evidence = Evidence.gather(query, hits[:k], sentences, retriever, hits[:EVIDENCE_DEPTH])
         timings = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
         return _Gathered(stored, rows, resolved, query, ranking, sentences, evidence, retriever, timings)
 
@@ -192,11 +236,21 @@ class Engine:
         """The answerability evidence for a conversation (used to calibrate the decision)."""
         return self._gather(turns, k or self.settings.top_k).evidence
 
-    def ask(self, question: str | None = None, turns: list[Turn] | None = None, k: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str | None = None,
+        turns: list[Turn] | None = None,
+        k: int | None = None,
+        docs: str | None = None,
+    ) -> Answer:
+        """Answer the last user turn; `docs` limits the search to the documents it names
+        (a file-name pattern such as "刑法/*", or a part of a file name or title)."""
         t_start = time.perf_counter()
         turns = turns if turns is not None else [Turn("user", question or "")]
         k = k or self.settings.top_k
-        g = self._gather(turns, k)
+        if docs and not self._state[3].mask(docs).any():
+            raise BadQuestion("no_such_document", pattern=docs)
+        g = self._gather(turns, k, docs)
         t2 = time.perf_counter()
         outcome = self.calibration.decide(g.evidence)
         chosen: list[answering.Sentence] = []
@@ -231,6 +285,15 @@ class Engine:
             k=k,
             note=f"{g.evidence} p={self.calibration.probability(g.evidence):.3f}",
         )
+
+    def documents(self) -> list[dict[str, object]]:
+        """The indexed documents, in name order: name, title and number of chunks."""
+        return self._state[3].listing()
+
+    def remove_document(self, doc_id: str, progress: Progress | None = None) -> BuildReport:
+        """Delete a document from the corpus folder and re-index without it."""
+        remove_document(self.settings.corpus_dir, doc_id)
+        return self.refresh(progress)
 
     def status(self) -> dict[str, object]:
         m = self.stored.manifest

@@ -7,21 +7,25 @@ is never served. It does not retrieve or answer.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qa import store
 from qa.chunk import chunk_document, embed_text, sentence_spans
+from qa.crosslingual import Glossary
 from qa.embed import Embedder
-from qa.keywords import tokenize
+from qa.keywords import BM25, tokenize
 from qa.load import Skipped, fingerprint, load_corpus
 from qa.records import Chunk
+from qa.retrieve import ROW, feature_matrix
 from qa.settings import Settings
 
 if TYPE_CHECKING:  # the head imports torch; index readers must not pay for it
@@ -30,7 +34,7 @@ if TYPE_CHECKING:  # the head imports torch; index readers must not pay for it
 log = logging.getLogger(__name__)
 
 # Bump when the text that gets embedded or tokenized changes recipe.
-RECIPE = "section+text/v2"  # v2: official-document headings, table rows
+RECIPE = "section+text/v3"  # v3: one pass per chunk, late-chunked sentence vectors
 MIN_SENTENCE_CHARS = 6
 
 
@@ -44,8 +48,8 @@ class BuildReport:
     reason: str = ""
     # Documents by what happened to them since the previous index: added/changed/removed/unchanged.
     changes: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    embedded: int = 0  # texts (chunks and sentences, per model) that had to be embedded
-    reused: int = 0  # texts whose vectors were taken from the previous index
+    embedded: int = 0  # distinct chunk texts that had to be embedded (each by every model)
+    reused: int = 0  # distinct chunk texts whose vectors were already in the cache
 
     def summary(self) -> str:
         counts = ", ".join(f"{len(self.changes.get(k, ()))} {k}" for k in ("added", "changed", "removed", "unchanged"))
@@ -90,93 +94,106 @@ def mismatch(manifest: dict[str, object] | None, settings: Settings) -> str:
     return ""
 
 
-def sentence_units(chunks: list[Chunk]) -> list[tuple[int, int, int]]:
-    """(chunk index, start, end) of each sentence worth quoting, in document offsets."""
-    units = []
-    for ci, c in enumerate(chunks):
-        for s, e in sentence_spans(c.text):
-            if len(c.text[s:e].strip()) >= MIN_SENTENCE_CHARS:
-                units.append((ci, c.start + s, c.start + e))
-    return units
+def quote_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """Document offsets of the chunk's sentences worth quoting (trimmed of surrounding space)."""
+    out = []
+    for s, e in sentence_spans(chunk.text):
+        piece = chunk.text[s:e]
+        if len(piece.strip()) >= MIN_SENTENCE_CHARS:
+            lead = len(piece) - len(piece.lstrip())
+            out.append((chunk.start + s + lead, chunk.start + s + len(piece.rstrip())))
+    return out
 
 
-def _sentence_texts(chunks: list[Chunk] | tuple[Chunk, ...], units: list[tuple[int, int, int]]) -> list[str]:
-    return [chunks[ci].text[s - chunks[ci].start : e - chunks[ci].start].strip() for ci, s, e in units]
+def _in_embed_text(chunk: Chunk, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The same spans as character offsets into `embed_text(chunk)` (heading line, stripped body)."""
+    shift = (len(chunk.section) + 1 if chunk.section else 0) - (len(chunk.text) - len(chunk.text.lstrip()))
+    return [(s - chunk.start + shift, e - chunk.start + shift) for s, e in spans]
 
 
-def _previous_vectors(settings: Settings, dim: int) -> dict[str, dict[str, np.ndarray]]:
-    """Vectors of the previous index by embedded text, per model, when the models are the same.
+def text_key(text: str, spans: list[tuple[int, int]]) -> str:
+    """Cache key of an embedded text and the sentence spans pooled from it."""
+    return hashlib.sha1(json.dumps([text, spans], ensure_ascii=False).encode()).hexdigest()
 
-    Re-indexing then embeds only text that is new: a changed paragraph re-embeds its chunks
-    and sentences, and nothing else in the collection is recomputed.
-    """
-    manifest = store.read_manifest(settings.index_dir)
-    same = manifest is not None and all(
-        manifest.get(k) == v
-        for k, v in (
-            ("model", settings.embed_model),
-            ("crosslingual_model", settings.crosslingual_model),
-            ("latent_terms", settings.latent_terms),
-            ("libraries", _lib_versions()),
-            ("recipe", RECIPE),
-            ("dim", dim),
-        )
-    )
-    if not same:
-        return {}
-    try:
-        old = store.load(settings.index_dir)
-    except store.IndexUnreadable:
-        return {}
-    units = [tuple(int(x) for x in row) for row in old.arrays.get("sentence_spans", np.zeros((0, 3)))]
-    texts = [embed_text(c) for c in old.chunks] + _sentence_texts(old.chunks, units)  # type: ignore[arg-type]
-    caches: dict[str, dict[str, np.ndarray]] = {}
-    for model, (chunk_key, sent_key) in {
-        "e5": ("", "sentence_vectors"),
-        "x": ("x_vectors", "x_sentence_vectors"),
-    }.items():
-        chunk_vecs = old.vectors if model == "e5" else old.arrays.get(chunk_key)
-        sent_vecs = old.arrays.get(sent_key)
-        if chunk_vecs is None or sent_vecs is None:
-            continue
-        caches[model] = dict(zip(texts, np.concatenate([chunk_vecs, sent_vecs]) if len(texts) else []))
-    if "latent_terms" in old.arrays:  # chunks only: sentences are not searched by latent terms
-        caches["latent"] = dict(zip(texts, old.arrays["latent_terms"]))
-    return caches
+
+def cache_key(settings: Settings, dim: int) -> str:
+    """Names the cache folder: everything that shapes a vector (not the corpus)."""
+    shape = {
+        k: v for k, v in identity(settings, {}).items() if k not in ("corpus", "chunk_min", "chunk_max", "format")
+    }
+    return hashlib.sha1(json.dumps({**shape, "dim": dim}, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # Called as progress(stage, done, total) while indexing; the CLI and the UI draw it.
 Progress = Callable[[str, int, int], None]
-PROGRESS_BATCH = 32
+# Chunks embedded and written to the cache together: a killed build redoes at most this many.
+BATCH = 32
 
 
-class DocumentEncoder(Protocol):
-    def encode_documents(self, texts: list[str]) -> np.ndarray: ...
+def _embed(
+    settings: Settings,
+    cache: store.VectorCache,
+    todo: list[tuple[str, str, list[tuple[int, int]]]],
+    embedder: Embedder,
+    second: Embedder | None,
+    latent: LatentTerms | None,
+    progress: Progress | None,
+) -> None:
+    """Embed (key, text, spans) not yet cached, batch by batch, each batch stored as it is done.
 
-
-def _encode(
-    embedder: DocumentEncoder,
-    texts: list[str],
-    cache: dict[str, np.ndarray],
-    progress: Progress | None = None,
-    stage: str = "",
-) -> tuple[np.ndarray, int, int]:
-    """Vectors for texts, embedding only distinct texts not in the cache.
-
-    Returns (vectors, distinct texts embedded, distinct texts taken from the cache)."""
-    distinct = set(texts)
-    todo = sorted(t for t in distinct if t not in cache)
-    cache = dict(cache)
+    One e5 forward pass per chunk gives its vector, its sentences' vectors and the token states
+    the latent head reads; the cross-lingual model embeds the chunk. Longest texts first, so a
+    batch holds texts of like length (less padding) and the time estimate errs high."""
     if progress and todo:
-        progress(stage, 0, len(todo))  # the stage starts now: its rate and ETA count from here
-    for i in range(0, len(todo), PROGRESS_BATCH):
-        batch = todo[i : i + PROGRESS_BATCH]
-        cache.update(zip(batch, embedder.encode_documents(batch)))
+        progress("embedding", 0, len(todo))  # the stage starts now: its rate and ETA count from here
+    for i in range(0, len(todo), BATCH):
+        batch = todo[i : i + BATCH]
+        texts = [t for _, t, _ in batch]
+        encoded = embedder.encode_passages(texts, [sp for _, _, sp in batch])
+        records = {
+            key: {"vector": e.vector.astype(np.float32), "sentences": e.sentences.astype(np.float16)}
+            for (key, _, _), e in zip(batch, encoded)
+        }
+        if settings.crosslingual_model:
+            if second is None:
+                raise RuntimeError(f"the cross-lingual model {settings.crosslingual_model!r} is not loaded")
+            for (key, _, _), x in zip(batch, second.encode_documents(texts)):
+                records[key]["x"] = x.astype(np.float32)
+        if settings.latent_terms:
+            if latent is None:
+                raise RuntimeError(f"the latent-term head {settings.latent_terms!r} is not loaded")
+            rows = latent.rows([e.states for e in encoded])
+            for (key, _, _), row in zip(batch, rows):
+                records[key]["latent_idx"] = row["idx"].astype(np.uint16)
+                records[key]["latent_val"] = row["val"].astype(np.float16)
+        cache.put(records)
         if progress:
-            progress(stage, i + len(batch), len(todo))
-    if not texts:
-        return embedder.encode_documents([]), 0, 0
-    return np.stack([cache[t] for t in texts]), len(todo), len(distinct) - len(todo)
+            progress("embedding", i + len(batch), len(todo))
+
+
+def _assemble(
+    chunks: list[Chunk], keys: list[str], spans: list[list[tuple[int, int]]], cache: store.VectorCache, latent_dim: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The index's arrays, row i <-> chunks[i], from the cache."""
+    recs = [cache.get(k) for k in keys]
+    dim = len(recs[0]["vector"]) if recs else 0
+    vectors = np.stack([r["vector"] for r in recs]).astype(np.float32) if recs else np.zeros((0, dim), np.float32)
+    units = [(ci, s, e) for ci, sp in enumerate(spans) for s, e in sp]
+    arrays: dict[str, np.ndarray] = {
+        # float16: read only for the few passages of a question; half the disk and page cache.
+        "sentence_vectors": np.concatenate([r["sentences"] for r in recs] or [np.zeros((0, dim))]).astype(np.float16),
+        "sentence_spans": np.asarray(units, dtype=np.int64).reshape(-1, 3),
+    }
+    if recs and "x" in recs[0]:
+        arrays["x_vectors"] = np.stack([r["x"] for r in recs]).astype(np.float32)
+    if recs and "latent_idx" in recs[0]:
+        rows = np.zeros(len(recs), ROW)
+        rows["idx"] = np.stack([r["latent_idx"] for r in recs]).astype(np.int32)
+        rows["val"] = np.stack([r["latent_val"] for r in recs]).astype(np.float32)
+        m = feature_matrix(rows, latent_dim)
+        arrays |= {"latent_indptr": m.indptr.astype(np.int64), "latent_indices": m.indices.astype(np.int32)}
+        arrays |= {"latent_data": m.data.astype(np.float32), "latent_shape": np.asarray(m.shape, np.int64)}
+    return vectors, arrays
 
 
 def _changes(old: dict[str, str], new: dict[str, str]) -> dict[str, tuple[str, ...]]:
@@ -197,35 +214,31 @@ def build(
 ) -> BuildReport:
     t0 = time.perf_counter()
     previous = store.read_manifest(settings.index_dir) or {}
-    caches = _previous_vectors(settings, int(embedder.dim))
     loaded = load_corpus(settings.corpus_dir, settings.max_file_bytes)
-    chunks = [c for d in loaded.documents for c in chunk_document(d, settings.chunk_min, settings.chunk_max)]
-    texts = [embed_text(c) for c in chunks]
-    units = sentence_units(chunks)
-    sent_texts = _sentence_texts(chunks, units)
     if progress:
         progress("documents", len(loaded.documents), len(loaded.documents) + len(loaded.skipped))
-    both, embedded, reused = _encode(embedder, texts + sent_texts, caches.get("e5", {}), progress, "embedding")
-    arrays = {
-        "sentence_vectors": both[len(texts) :],
-        "sentence_spans": np.asarray(units, dtype=np.int64).reshape(-1, 3),
-    }
-    if settings.crosslingual_model:
-        if second is None:
-            raise RuntimeError(f"the cross-lingual model {settings.crosslingual_model!r} is not loaded")
-        x_both, x_embedded, x_reused = _encode(
-            second, texts + sent_texts, caches.get("x", {}), progress, "cross-lingual embedding"
-        )
-        arrays["x_vectors"] = x_both[: len(texts)]
-        arrays["x_sentence_vectors"] = x_both[len(texts) :]
-        embedded, reused = embedded + x_embedded, reused + x_reused
-    if settings.latent_terms:
-        if latent is None:
-            raise RuntimeError(f"the latent-term head {settings.latent_terms!r} is not loaded")
-        arrays["latent_terms"], l_embedded, l_reused = _encode(
-            latent, texts, caches.get("latent", {}), progress, "latent terms"
-        )
-        embedded, reused = embedded + l_embedded, reused + l_reused
+    chunks = [c for d in loaded.documents for c in chunk_document(d, settings.chunk_min, settings.chunk_max)]
+    texts = [embed_text(c) for c in chunks]
+    spans = [quote_spans(c) for c in chunks]
+    embed_spans = [_in_embed_text(c, sp) for c, sp in zip(chunks, spans)]
+    keys = [text_key(t, sp) for t, sp in zip(texts, embed_spans)]
+    cache = store.VectorCache(settings.index_dir, cache_key(settings, int(embedder.dim)))
+    todo = {k: (k, t, sp) for k, t, sp in zip(keys, texts, embed_spans) if k not in cache}
+    reused = len(set(keys)) - len(todo)
+    _embed(
+        settings,
+        cache,
+        sorted(todo.values(), key=lambda r: (-len(r[1]), r[0])),
+        embedder,
+        second,
+        latent,
+        progress,
+    )
+    vectors, arrays = _assemble(chunks, keys, spans, cache, int(latent.dim) if latent else 0)
+    if progress:
+        progress("keywords", 0, len(texts))
+    arrays |= BM25.fit(tokenize(t) for t in texts).arrays()
+    glossary = Glossary.for_texts([c.text for c in chunks]).to_json() if settings.crosslingual_model else None
     corpus = fingerprint(settings.corpus_dir)
     manifest = {
         **identity(settings, corpus),
@@ -234,7 +247,18 @@ def build(
         "skipped": {s.name: s.reason for s in loaded.skipped},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    store.save(settings.index_dir, manifest, chunks, both[: len(texts)], [tokenize(t) for t in texts], arrays)
+    store.save(
+        settings.index_dir,
+        manifest,
+        chunks,
+        vectors,
+        arrays,
+        {"glossary": glossary} if glossary is not None else None,
+        settings.ann_threshold,
+    )
+    cache.compact(set(keys))
+    if progress:
+        progress("keywords", len(texts), len(texts))
     return BuildReport(
         len(loaded.documents),
         len(chunks),
@@ -242,7 +266,7 @@ def build(
         True,
         loaded.skipped,
         changes=_changes(previous.get("corpus", {}), corpus),
-        embedded=embedded,
+        embedded=len(todo),
         reused=reused,
     )
 

@@ -11,8 +11,11 @@ import logging
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 
 import jieba
+import numpy as np
+from scipy import sparse
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -82,32 +85,75 @@ def tokenize(text: str) -> list[str]:
 
 
 class BM25:
-    """Okapi BM25 over pre-tokenized documents."""
+    """Okapi BM25 over pre-tokenized documents, held as a sparse (terms x documents) matrix of
+    per-term weights: a question's scores are the sum of its terms' rows, so the cost follows the
+    postings of the question's words, not a Python loop over every document (52 ms at 10k chunks
+    and 637 ms at 100k before). Built once at index time and stored with the index (`arrays`,
+    `from_arrays`)."""
 
-    def __init__(self, corpus: list[list[str]], k1: float = 1.5, b: float = 0.75) -> None:
-        self.k1, self.b = k1, b
-        self.doc_freqs = [Counter(doc) for doc in corpus]
-        self.doc_len = [len(doc) for doc in corpus]
-        self.avgdl = (sum(self.doc_len) / len(corpus)) if corpus else 0.0
-        df: Counter[str] = Counter()
-        for doc in corpus:
-            df.update(set(doc))
-        n = len(corpus)
-        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-        self.n = n
+    def __init__(self, vocab: dict[str, int], weights: sparse.csr_matrix, idf: np.ndarray, n: int) -> None:
+        self.vocab, self.weights, self.idf, self.n = vocab, weights, idf, n
+
+    @classmethod
+    def fit(cls, corpus: Iterable[list[str]], k1: float = 1.5, b: float = 0.75) -> BM25:
+        vocab: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        counts: list[int] = []
+        lengths: list[int] = []
+        for doc, tokens in enumerate(corpus):
+            lengths.append(len(tokens))
+            for term, f in Counter(tokens).items():
+                rows.append(vocab.setdefault(term, len(vocab)))
+                cols.append(doc)
+                counts.append(f)
+        n = len(lengths)
+        tf = sparse.csr_matrix(
+            (np.asarray(counts, np.float32), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))),
+            shape=(len(vocab), n),
+        )
+        df = np.diff(tf.indptr).astype(np.float64)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        dl = np.asarray(lengths, np.float64)
+        norm = k1 * (1 - b + b * dl / (dl.mean() if n and dl.mean() else 1.0))
+        f = tf.data.astype(np.float64)
+        term_of = np.repeat(np.arange(len(vocab)), np.diff(tf.indptr))
+        tf.data = (idf[term_of] * f * (k1 + 1) / (f + norm[tf.indices])).astype(np.float32)
+        return cls(vocab, tf, idf, n)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The index's stored form (numpy arrays only, so the store needs no pickle)."""
+        terms = np.array(sorted(self.vocab, key=self.vocab.__getitem__), dtype=object)
+        return {
+            "bm25_terms": np.asarray(terms.astype(str) if len(terms) else np.zeros(0, "U1")),
+            "bm25_indptr": self.weights.indptr.astype(np.int64),
+            "bm25_indices": self.weights.indices.astype(np.int32),
+            "bm25_data": self.weights.data.astype(np.float32),
+            "bm25_idf": self.idf.astype(np.float64),
+            "bm25_shape": np.asarray(self.weights.shape, np.int64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> BM25:
+        shape = tuple(int(x) for x in arrays["bm25_shape"])
+        weights = sparse.csr_matrix(
+            (arrays["bm25_data"], arrays["bm25_indices"], arrays["bm25_indptr"]), shape=shape
+        )
+        vocab = {str(t): i for i, t in enumerate(arrays["bm25_terms"].tolist())}
+        return cls(vocab, weights, np.asarray(arrays["bm25_idf"], np.float64), shape[1])
 
     def idf_of(self, token: str) -> float:
         """IDF of a token; unseen tokens get the maximum (they are the most specific)."""
-        return self.idf.get(token, math.log(1 + (self.n + 0.5) / 0.5))
+        i = self.vocab.get(token)
+        return float(self.idf[i]) if i is not None else math.log(1 + (self.n + 0.5) / 0.5)
 
-    def scores(self, query: list[str]) -> list[float]:
-        out = []
-        for freqs, dl in zip(self.doc_freqs, self.doc_len):
-            s = 0.0
-            norm = self.k1 * (1 - self.b + self.b * dl / (self.avgdl or 1))
-            for t in query:
-                f = freqs.get(t)
-                if f:
-                    s += self.idf[t] * f * (self.k1 + 1) / (f + norm)
-            out.append(s)
+    def scores(self, query: list[str], allowed: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every document (a repeated query word counts again, as in Okapi BM25);
+        documents outside `allowed` (a boolean mask), when given, score 0."""
+        ids = [self.vocab[t] for t in query if t in self.vocab]
+        if not ids:
+            return np.zeros(self.n, np.float32)
+        out = np.asarray(self.weights[ids].sum(axis=0), np.float32).ravel()
+        if allowed is not None:
+            out[~allowed] = 0.0
         return out

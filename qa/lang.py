@@ -51,6 +51,10 @@ MESSAGES = {
         "zh": "问题太长了（最多 {limit} 个字符），请简短一些。",
         "en": "The question is too long (at most {limit} characters); please shorten it.",
     },
+    "no_such_document": {
+        "zh": "没有文件名或标题与“{pattern}”相符的文档。",
+        "en": 'No document has a file name or title matching "{pattern}".',
+    },
     "error": {
         "zh": "抱歉，处理这个问题时出错了，请稍后再试。",
         "en": "Sorry, something went wrong while answering; please try again.",

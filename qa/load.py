@@ -187,3 +187,15 @@ def save_upload(corpus_dir: Path, name: str, data: bytes, max_bytes: int) -> Pat
     tmp.write_bytes(data)
     os.replace(tmp, target)
     return target
+
+
+def remove_document(corpus_dir: Path, name: str) -> None:
+    """Delete one document of the corpus by its name (as listed in the index), never a path
+    outside the corpus folder; raises DocumentError when there is no such document."""
+    root = corpus_dir.resolve()
+    target = (corpus_dir / name).resolve()
+    if not name or not target.is_relative_to(root) or target == root:
+        raise DocumentError(f"not a document of the collection: {name!r}")
+    if not target.is_file() or target not in {p.resolve() for p in corpus_files(corpus_dir)}:
+        raise DocumentError(f"no such document: {name!r}")
+    target.unlink()

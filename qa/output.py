@@ -1,30 +1,69 @@
-"""Render an Answer for people (plain text) and for programs (the public JSON contract)."""
+"""Render an Answer for people (plain text) and for programs (the public JSON contract).
+
+Every source is cited as document › section path (› page): the document by its title, and by
+its file name too when the title alone does not tell it apart (two versions of one law share a
+title). It does not decide which sources to show; the engine does.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from qa.records import Answer, Passage
 
 
-def source_label(doc_title: str, section: str, page: int = 0) -> str:
-    label = f"{doc_title} › {section}" if section else doc_title
+def source_label(doc_title: str, section: str, page: int = 0, doc: str = "") -> str:
+    """The citation "title (file) › section path (p. n)": the file name only when `doc` is
+    given (callers pass it when the title is shared), and in place of a missing title."""
+    name = doc_title or doc
+    if doc and doc_title and doc != doc_title:
+        name = f"{doc_title} ({doc})"
+    label = f"{name} › {section}" if section else name
     return f"{label} (p. {page})" if page else label
 
 
-def to_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
-    """The `ask --json/--jsonl` record. Keep this contract stable.
+def shared_titles(documents: Iterable[dict[str, Any]]) -> set[str]:
+    """Titles carried by more than one document (`Engine.documents()` rows): citing one of those
+    by title alone would not say which document it is."""
+    first: dict[str, str] = {}
+    shared = set()
+    for d in documents:
+        title, doc = str(d.get("title") or ""), str(d.get("doc") or "")
+        if first.setdefault(title, doc) != doc:
+            shared.add(title)
+    return shared
+
+
+def _ambiguous(passages: Iterable[Passage], shared: Iterable[str]) -> set[str]:
+    """The collection's shared titles plus any title two of these passages' documents share, so
+    the citations are unambiguous even when the caller knows nothing of the collection."""
+    rows = [{"doc": p.chunk.doc_id, "title": p.chunk.title} for p in passages]
+    return set(shared) | shared_titles(rows)
+
+
+def _label(p: Passage, ambiguous: set[str]) -> str:
+    c = p.chunk
+    return source_label(c.title, c.section, c.page, c.doc_id if (c.title in ambiguous or not c.title) else "")
+
+
+def to_json(answer: Answer, qid: Any = None, shared: Iterable[str] = ()) -> dict[str, Any]:
+    """The `ask --json/--jsonl` record. Keep this contract stable (fields are added, never renamed).
 
     `sources` are the k passages read for the answer, ranked best first, then any other passage
     the answer cites (rank 0: parts of a list beyond the first k); `n` is the marker
     number of a passage the answer cites (null when it contributed nothing), `quoted` the
     sentences taken from it. When the outcome is not_found they are the nearest passages.
+    `label` is the citation as people read it (see `source_label`); `title_shared` says that
+    another document has the same title (from `shared`, the collection's shared titles, or
+    among these sources), so the file name `doc` is what tells them apart.
     """
     cited = {c.chunk.chunk_id: c for c in answer.citations}
     shown = list(answer.passages[: answer.k])
     # A list answer quotes the whole list, which can reach past the k passages read first.
     seen = {p.chunk.chunk_id for p in shown}
     shown += [Passage(c.chunk, c.score, 0) for c in answer.citations if c.chunk.chunk_id not in seen]
+    ambiguous = _ambiguous(shown, shared)
     sources = []
     for p in shown:
         c = cited.get(p.chunk.chunk_id)
@@ -33,6 +72,8 @@ def to_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
                 "doc": p.chunk.doc_id,
                 "title": p.chunk.title,
                 "section": p.chunk.section,
+                "label": _label(p, ambiguous),
+                "title_shared": p.chunk.title in ambiguous,
                 "page": p.chunk.page or None,
                 "text": p.chunk.text.strip(),
                 "score": round(p.score, 6),
@@ -58,19 +99,21 @@ def to_json(answer: Answer, qid: Any = None) -> dict[str, Any]:
     return out
 
 
-def to_text(answer: Answer) -> str:
+def to_text(answer: Answer, shared: Iterable[str] = ()) -> str:
+    """The answer and its sources for a terminal; `shared` as for `to_json`."""
     lines = [answer.text]
+    cited = [Passage(c.chunk, c.score, 0) for c in answer.citations]
+    nearest = list(answer.passages[: answer.k])
+    ambiguous = _ambiguous(cited or nearest, shared)
     if answer.citations:
         lines.append("")
         lines.append("来源 / Sources:")
-        for c in answer.citations:
-            lines.append(f"[{c.number}] {source_label(c.chunk.title, c.chunk.section, c.chunk.page)}")
+        for c, p in zip(answer.citations, cited):
+            lines.append(f"[{c.number}] {_label(p, ambiguous)}")
             lines.append(f"    {c.chunk.text.strip()}")
-    elif answer.passages:
+    elif nearest:
         lines.append("")
         lines.append("相关段落 / Nearest passages:")
-        for p in answer.passages[: answer.k]:
-            lines.append(
-                f"- {source_label(p.chunk.title, p.chunk.section, p.chunk.page)}: {p.chunk.text.strip()[:120]}…"
-            )
+        for p in nearest:
+            lines.append(f"- {_label(p, ambiguous)}: {p.chunk.text.strip()[:120]}…")
     return "\n".join(lines)

@@ -31,6 +31,7 @@ LABELS: dict[str, dict[str, str]] = {
     "partial": {"zh": "部分涵盖", "en": "Partly covered"},
     "not_found": {"zh": "未找到", "en": "Not found"},
     "searched_for": {"zh": "检索：", "en": "Searched for: "},
+    "scope": {"zh": "范围：", "en": "In: "},
     "sources": {"zh": "来源", "en": "Sources"},
     "nearest": {"zh": "相关段落（未直接回答）", "en": "Nearest passages (not an answer)"},
     "sources_empty": {
@@ -73,9 +74,11 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "The staff area is disabled: QA_STAFF_PASSWORD is not set on the server.",
     },
     "staff_intro": {
-        "zh": "上传 .txt / .md 文件加入文件库；索引在后台更新，期间问答照常使用旧索引。",
-        "en": "Upload .txt / .md files to the collection; the index updates in the background while "
-        "questions are still answered from the current one.",
+        "zh": "上传 .txt / .md 文件加入文件库，或从文件库删除文件；索引在后台更新，期间问答照常使用旧索引。"
+        "输入密码后按回车，可查看文件列表。",
+        "en": "Upload .txt / .md files to the collection, or remove documents from it; the index updates in the "
+        "background while questions are still answered from the current one. Press Enter after the password "
+        "to see the list of documents.",
     },
     "password": {"zh": "员工密码", "en": "Staff password"},
     "files": {"zh": "文件（.txt / .md）", "en": "Files (.txt / .md)"},
@@ -86,6 +89,36 @@ LABELS: dict[str, dict[str, str]] = {
     "saved": {"zh": "已保存：{name}", "en": "Saved: {name}"},
     "refused": {"zh": "未接受 {name}：{reason}", "en": "Refused {name}: {reason}"},
     "language": {"zh": "界面语言", "en": "Language"},
+    # Limiting a question to some documents (the ask tab).
+    "doc_filter": {"zh": "查找范围", "en": "Search in"},
+    "doc_filter_info": {
+        "zh": "默认查全部文件。可选一个文件或文件夹，也可输入文件名或标题的一部分，或 刑法/*、*.pdf 这样的模式。",
+        "en": "All documents by default. Pick a document or a folder, or type part of a file name or title, "
+        "or a pattern such as 刑法/* or *.pdf.",
+    },
+    "all_documents": {"zh": "全部文件", "en": "All documents"},
+    "folder_choice": {"zh": "{folder}/*（文件夹，{n} 篇）", "en": "{folder}/* (folder, {n} documents)"},
+    "doc_filter_hint": {
+        "zh": "请修改上方的查找范围，或选“全部文件”。",
+        "en": "Change the search scope above, or choose “All documents”.",
+    },
+    # Removing a document (the staff tab).
+    "remove_choice": {"zh": "要删除的文件", "en": "Document to remove"},
+    "remove": {"zh": "删除文件并更新索引", "en": "Remove it and update the index"},
+    "no_doc_chosen": {"zh": "请先选择要删除的文件。", "en": "Please choose a document to remove first."},
+    "not_in_collection": {
+        "zh": "文件库中没有“{name}”这个文件。",
+        "en": "There is no document “{name}” in the collection.",
+    },
+    "removed": {
+        "zh": "已删除：{name}。文件库现有文件 {documents} 篇、段落 {chunks} 个。",
+        "en": "Removed {name}. The collection now has {documents} documents and {chunks} passages.",
+    },
+    "remove_failed": {
+        "zh": "删除“{name}”后更新索引失败，正在后台重试；请稍后查看索引状态。",
+        "en": "Updating the index after removing “{name}” failed; retrying in the background — check the "
+        "index status shortly.",
+    },
 }
 
 
@@ -144,9 +177,10 @@ def searched_differs(typed: str, searched_for: str) -> bool:
     return normalise_space(typed) != normalise_space(searched_for)
 
 
-def answer_html(rec: dict[str, Any], turn: int, typed: str, text: str | None = None) -> str:
+def answer_html(rec: dict[str, Any], turn: int, typed: str, text: str | None = None, scope: str = "") -> str:
     """One assistant chat message: outcome badge, what was searched (when it differs from what
-    was typed), the answer with linked markers, and for not_found the passages offered instead.
+    was typed) and in which documents (`scope`, when the question was limited to some), the
+    answer with linked markers, and for not_found the passages offered instead.
     `text` is a prefix of the answer while it streams."""
     lang = rec.get("lang", "zh")
     outcome = rec.get("outcome", "not_found")
@@ -154,6 +188,9 @@ def answer_html(rec: dict[str, Any], turn: int, typed: str, text: str | None = N
     meta = [f'<span class="qa-badge qa-{esc(outcome)}">{esc(label(outcome, lang))}</span>']
     if searched_differs(typed, rec.get("searched_for", "")):
         meta.append(f'<span class="qa-searched">{esc(label("searched_for", lang))}{esc(rec["searched_for"])}</span>')
+    if scope:
+        # A "not found" inside a scope the user forgot about must say where it looked.
+        meta.append(f'<span class="qa-scope">{esc(label("scope", lang))}{esc(scope)}</span>')
     body = answer_body(rec["answer"] if text is None else text, turn, cited)
     # "qa-done" marks the finished answer (for people: the typing cursor goes; for tests: done).
     state = "qa-done" if text is None else "qa-streaming"
@@ -217,9 +254,13 @@ def excerpt(text: str, quoted: list[str]) -> str:
 def source_card(src: dict[str, Any], number: int, turn: int, lang: str) -> str:
     text = src.get("text", "").strip()
     quoted = list(src.get("quoted", []))
+    doc, title = src.get("doc", ""), src.get("title") or ""
+    # The file name tells apart documents that share a title (two versions of one law); it is
+    # always there on hover, for staff who know the collection by file.
+    file = f' <span class="qa-file">{esc(doc)}</span>' if doc and title and src.get("title_shared") else ""
     head = (
-        f'<div class="qa-src-head"><span class="qa-num">{number}</span>'
-        f'<span class="qa-doc">{esc(src.get("title") or src.get("doc", ""))}</span></div>'
+        f'<div class="qa-src-head" title="{esc(doc)}"><span class="qa-num">{number}</span>'
+        f'<span class="qa-doc">{esc(title or doc)}{file}</span></div>'
     )
     where = " · ".join(
         part for part in (src.get("section") or "", f"p. {src['page']}" if src.get("page") else "") if part
@@ -284,6 +325,9 @@ STATUS_LABELS: dict[str, dict[str, str]] = {
         "en": "⚠ The last update failed (the previous index is still used): ",
     },
     "documents": {"zh": "已收录的文件", "en": "Documents"},
+    "doc_name": {"zh": "文件名", "en": "File"},
+    "doc_title": {"zh": "标题", "en": "Title"},
+    "doc_chunks": {"zh": "段落数", "en": "Passages"},
     "skipped": {"zh": "未收录的文件及原因", "en": "Files left out, and why"},
 }
 
@@ -292,6 +336,18 @@ def _s(key: str, lang: str, **kw: object) -> str:
     options = STATUS_LABELS[key]
     text = options.get(lang, options["en"])
     return text.format(**kw) if kw else text
+
+
+def documents_table(docs: list[dict[str, Any]], lang: str) -> str:
+    """The indexed documents (`Engine.documents()` rows: doc, title, chunks), one row each, in a
+    box that scrolls: a collection of a thousand laws must not push the status off the page."""
+    head = "".join(f"<th>{esc(_s(k, lang))}</th>" for k in ("doc_name", "doc_title", "doc_chunks"))
+    rows = "".join(
+        f'<tr><td class="qa-doc-name">{esc(str(d.get("doc", "")))}</td><td>{esc(str(d.get("title", "")))}</td>'
+        f'<td class="qa-doc-chunks">{int(d.get("chunks", 0))}</td></tr>'
+        for d in docs
+    )
+    return f'<div class="qa-doclist"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
 
 def notice(lines: list[str], ok: bool = True) -> str:
@@ -327,10 +383,9 @@ def status_html(
         )
     if last_error:
         parts.append(f'<p class="qa-bad">{esc(_s("failed", lang))}{esc(last_error)}</p>')
-    names = status.get("names", {})
-    if names:
-        items = "".join(f"<li>{esc(name)} — {esc(str(title))}</li>" for name, title in sorted(names.items()))
-        parts.append(f"<h4>{esc(_s('documents', lang))}</h4><ul>{items}</ul>")
+    docs = status.get("docs", [])
+    if docs:
+        parts.append(f"<h4>{esc(_s('documents', lang))}</h4>{documents_table(docs, lang)}")
     skipped = status.get("skipped", {})
     if skipped:
         items = "".join(f"<li>{esc(name)}: {esc(str(reason))}</li>" for name, reason in sorted(skipped.items()))
@@ -351,7 +406,7 @@ CSS = """
 .qa-badge.qa-answered { color: #15803d; }
 .qa-badge.qa-partial { color: #b45309; }
 .qa-badge.qa-not_found { color: #b91c1c; }
-.qa-searched { color: var(--body-text-color-subdued); }
+.qa-searched, .qa-scope { color: var(--body-text-color-subdued); }
 .qa-text { line-height: 1.7; }
 .qa-streaming .qa-text::after { content: "▍"; margin-left: 2px; animation: qa-blink 1s steps(1) infinite; }
 @keyframes qa-blink { 50% { opacity: 0; } }
@@ -377,6 +432,7 @@ details.qa-earlier > summary { cursor: pointer; color: var(--body-text-color-sub
 .qa-num { flex: none; min-width: 1.6em; text-align: center; border-radius: 6px; font-weight: 700;
   background: var(--color-accent); color: white; font-size: 0.85em; }
 .qa-doc { font-weight: 600; }
+.qa-file { font-weight: normal; font-size: 0.8em; color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
 .qa-sec { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 0 2.2em; }
 .qa-passage, .qa-fold { margin-top: 6px; line-height: 1.7; font-size: 0.95em; }
 .qa-fold > summary { cursor: pointer; list-style: none; }
@@ -385,6 +441,12 @@ details.qa-earlier > summary { cursor: pointer; color: var(--body-text-color-sub
 .qa-fold[open] .qa-excerpt, .qa-fold[open] .qa-more, .qa-fold:not([open]) .qa-less { display: none; }
 .qa-src mark { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
 .qa-notice { padding: 8px 12px; border-radius: 8px; margin-bottom: 8px; }
+.qa-doclist { max-height: 360px; overflow: auto; border: 1px solid var(--border-color-primary); border-radius: 8px; }
+.qa-doclist table { width: 100%; border-collapse: collapse; font-size: 0.9em; }
+.qa-doclist th { position: sticky; top: 0; background: var(--block-background-fill); text-align: left; }
+.qa-doclist th, .qa-doclist td { padding: 4px 8px; border-bottom: 1px solid var(--border-color-primary); }
+.qa-doc-name { overflow-wrap: anywhere; }
+.qa-doc-chunks { text-align: right; }
 .qa-notice.qa-ok { background: var(--color-accent-soft); }
 .qa-notice.qa-bad, p.qa-bad { background: #fee2e2; color: #991b1b; }
 /* Phones: the header, and the question box with its buttons, stack instead of squeezing. */

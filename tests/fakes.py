@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 
+from qa.embed import Encoded
+
 
 class HashingEmbedder:
     """Deterministic bag-of-characters embedder for unit tests of the seams (not for features)."""
@@ -26,6 +28,14 @@ class HashingEmbedder:
         return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
     encode_documents = encode_queries
+
+    def encode_passages(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[Encoded]:
+        """Each passage's vector, its spans' vectors, and one state row per word (as HashingTokenStates)."""
+        states = HashingTokenStates().token_states(texts)
+        return [
+            Encoded(self._vec(t), self.encode_queries([t[s:e] for s, e in sp]).reshape(-1, self.dim), st)
+            for t, sp, st in zip(texts, spans, states)
+        ]
 
 
 class HashingTokenStates:

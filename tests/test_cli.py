@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -146,3 +147,103 @@ def test_binary_and_non_utf8_files_in_the_corpus_are_skipped_and_the_index_survi
     assert "skipped photo.txt: binary" in r.stdout and "skipped latin1.md" in r.stdout
     out = json.loads(run(e, "ask", "岳阳片区的重点是什么？", "--json").stdout)
     assert out["answered"] and all(s["doc"] == "page.txt" for s in out["sources"])
+
+
+# --- limiting questions to some documents (--doc) ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def collection_env(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A small collection (two versions of one law, which share a title, and a newspaper page
+    in a folder), indexed once with the real model."""
+    from test_collection_ui import COLLECTION
+
+    base = tmp_path_factory.mktemp("cli-collection")
+    for name, text in COLLECTION.items():
+        (base / "corpus" / name).parent.mkdir(parents=True, exist_ok=True)
+        (base / "corpus" / name).write_text(text, "utf-8")
+    e = {**env, "QA_CORPUS_DIR": str(base / "corpus"), "QA_INDEX_DIR": str(base / "index")}
+    r = run(e, "index")
+    assert r.returncode == 0 and "3 documents" in r.stdout, r.stderr
+    return e
+
+
+def test_doc_limits_a_question_to_the_matching_documents(collection_env):
+    from test_collection_ui import LAW, QUESTION
+
+    text = run(collection_env, "ask", QUESTION, "--doc", "*.md")
+    assert text.returncode == 0, text.stderr
+    # Both laws carry the same title: every citation names its file, then the section path.
+    cited = re.findall(rf"^(?:\[\d+\]|-) {LAW} \((新?公园条例\.md)\) › 第.章\S+ › 第.条", text.stdout, re.M)
+    assert cited, text.stdout
+    assert "报纸" not in text.stdout
+
+
+def test_doc_matching_nothing_is_a_one_line_error(collection_env):
+    r = run(collection_env, "ask", "--doc", "民法典", "公园的开放时间是什么？")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == "error: 没有文件名或标题与“民法典”相符的文档。\n"
+
+
+def test_jsonl_lines_override_doc_and_a_bad_pattern_does_not_stop_the_batch(collection_env):
+    from test_collection_ui import LAW
+
+    lines = [
+        {"id": "flag", "question": "公园的开放时间是什么？"},
+        {"id": "own", "question": "公园的开放时间是什么？", "doc": "新公园"},
+        {"id": "none", "question": "公园的开放时间是什么？", "doc": "民法典"},
+        {"id": "all", "question": "公园的开放时间是什么？", "doc": ""},
+        {"id": "null", "question": "公园的开放时间是什么？", "doc": None},
+        {"id": "bad", "question": "公园的开放时间是什么？", "doc": ["新公园"]},
+    ]
+    stdin = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
+    r = run(collection_env, "ask", "--jsonl", "--doc", "报纸/*", "--k", "5", stdin=stdin)
+    assert r.returncode == 0, r.stderr
+    out = {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
+    assert list(out) == [x["id"] for x in lines]
+    assert {s["doc"] for s in out["flag"]["sources"]} == {"报纸/星河日报.txt"}
+    assert {s["doc"] for s in out["null"]["sources"]} == {"报纸/星河日报.txt"}  # null: not set
+    own = out["own"]
+    assert {s["doc"] for s in own["sources"]} == {"新公园条例.md"}
+    assert "晚上十点" in own["answer"] and "晚上九点" not in own["answer"]
+    # Its title is shared with the other law's: the label names the file, then the section path.
+    assert all(s["label"] == f"{LAW} (新公园条例.md) › {s['section']}" for s in own["sources"])
+    assert len({s["doc"] for s in out["all"]["sources"]}) == 3
+    assert out["none"] == {"id": "none", "error": "没有文件名或标题与“民法典”相符的文档。"}
+    assert set(out["bad"]) == {"id", "error"} and "'doc' must be a string" in out["bad"]["error"]
+
+
+class RecordingEngine:
+    """Records what each question was limited to; raises BadQuestion for an unknown pattern."""
+
+    def __init__(self) -> None:
+        self.docs: list[str | None] = []
+
+    def documents(self) -> list[dict]:
+        return [{"doc": "a.txt", "title": "A", "chunks": 1}]
+
+    def ask(self, question=None, turns=None, k=None, docs=None):
+        from qa.chat import BadQuestion
+        from qa.records import Answer
+
+        if docs and docs.startswith("none"):
+            raise BadQuestion("no_such_document", pattern=docs)
+        self.docs.append(docs)
+        return Answer(text="x", outcome="not_found", citations=(), searched_for=turns[-1].content, lang="en")
+
+
+def test_jsonl_doc_contract_with_a_recording_engine():
+    import io
+
+    from qa.cli import ask_jsonl
+
+    engine = RecordingEngine()
+    lines = [{"id": 1, "question": "q"}, {"id": 2, "question": "q", "doc": "b*"}, {"id": 3, "question": "q", "doc": ""}]
+    lines += [{"id": 4, "question": "What?", "doc": "none1"}, {"id": 5, "question": "q", "doc": 7}]
+    stdout = io.StringIO()
+    assert ask_jsonl(engine, io.StringIO("\n".join(map(json.dumps, lines))), stdout, None, "a*") == 0
+    out = [json.loads(x) for x in stdout.getvalue().splitlines()]
+    assert engine.docs == ["a*", "b*", ""]
+    assert out[3] == {"id": 4, "error": 'No document has a file name or title matching "none1".'}
+    assert set(out[4]) == {"id", "error"}
+    assert [o["id"] for o in out] == [1, 2, 3, 4, 5]

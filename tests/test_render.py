@@ -85,6 +85,24 @@ def test_quoted_sentences_are_marked_in_the_passage() -> None:
     assert "对接湖南自贸区" in card and 'id="a1-s1"' in card
 
 
+def test_the_card_names_the_file_when_the_title_is_shared_and_shows_the_section_path() -> None:
+    path = "第一编总则 › 第二章犯罪 › 第十七条"
+    shared = {**src("短段落。", 1, [], section=path), "doc": "刑法/2020.md", "title_shared": True}
+    card = render.source_card(shared, 1, 1, "zh")
+    assert '<span class="qa-doc">对接湖南自贸区 <span class="qa-file">刑法/2020.md</span></span>' in card
+    assert f'<div class="qa-sec">{path}</div>' in card and 'title="刑法/2020.md"' in card
+    alone = render.source_card(src("短段落。", 1, [], section=path), 1, 1, "zh")
+    assert "qa-file" not in alone and '<span class="qa-doc">对接湖南自贸区</span>' in alone
+    untitled = render.source_card({**src("短段落。", 1, []), "title": ""}, 1, 1, "zh")
+    assert '<span class="qa-doc">d.txt</span>' in untitled
+
+
+def test_an_answer_limited_to_some_documents_says_where_it_looked() -> None:
+    assert "范围：刑法/*" in render.answer_html(answered(), 1, "q", scope="刑法/*")
+    assert "In: 刑法/*" in render.answer_html({**answered(), "lang": "en"}, 1, "q", scope="刑法/*")
+    assert "qa-scope" not in render.answer_html(answered(), 1, "q")
+
+
 def test_long_passages_fold_but_keep_the_quote_visible() -> None:
     assert len(LONG) > render.FOLD_CHARS
     card = render.source_card(src(LONG, 1, [QUOTE]), 1, 1, "zh")
@@ -180,7 +198,7 @@ def test_status_lists_documents_and_skipped_files_with_reasons() -> None:
             "documents": 2,
             "chunks": 30,
             "built_at": "2026-01-01T00:00:00",
-            "names": {"a.txt": "<b>A</b>"},
+            "docs": [{"doc": "a.txt", "title": "<b>A</b>", "chunks": 12}],
             "skipped": {"bad.txt": "binary file (contains NUL bytes), not text"},
         },
         running=True,
@@ -190,7 +208,8 @@ def test_status_lists_documents_and_skipped_files_with_reasons() -> None:
     )
     assert "文件 2 篇" in html and "段落 30 个" in html and "2026-01-01" in html
     assert "正在后台更新索引" in html and "已保存：a.txt" in html
-    assert "a.txt — &lt;b&gt;A&lt;/b&gt;" in html
+    assert '<td class="qa-doc-name">a.txt</td><td>&lt;b&gt;A&lt;/b&gt;</td><td class="qa-doc-chunks">12</td>' in html
+    assert "<th>文件名</th><th>标题</th><th>段落数</th>" in html
     assert "bad.txt: binary file (contains NUL bytes), not text" in html
 
 

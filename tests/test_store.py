@@ -159,11 +159,12 @@ class CountingEmbedder:
     def __init__(self, inner) -> None:
         self.inner, self.name, self.dim, self.seen = inner, inner.name, inner.dim, []
 
-    def encode_documents(self, texts):
+    def encode_passages(self, texts, spans):
         self.seen.extend(texts)
-        return self.inner.encode_documents(texts)
+        return self.inner.encode_passages(texts, spans)
 
-    encode_queries = encode_documents
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
 
 
 def test_changing_one_paragraph_re_embeds_only_that_document(settings, fake_embedder):
@@ -183,7 +184,7 @@ def test_changing_one_paragraph_re_embeds_only_that_document(settings, fake_embe
     stored, report = open_or_build(settings, counting)
     assert report.changes["changed"] == ("doc3.txt",) and report.changes["removed"] == ("b.md",)
     assert len(report.changes["unchanged"]) == 5 and report.changes["added"] == ()
-    # Only the new paragraph (as chunk and as sentence) was embedded; everything else reused.
+    # Only the chunk holding the new paragraph was embedded; everything else reused.
     assert counting.seen and all("改写后" in t for t in counting.seen)
     assert report.reused > 0 and report.embedded == len(counting.seen)
     texts = "".join(c.text for c in stored.chunks)

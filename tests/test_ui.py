@@ -53,10 +53,16 @@ def _tail(path: Path, n: int = 40) -> str:
 
 
 @contextlib.contextmanager
-def running_app(base: Path, password: str = PASSWORD) -> Iterator[RunningApp]:
-    """Start `python app.py` on a free port; yield once it serves pages; stop it afterwards."""
+def running_app(base: Path, password: str = PASSWORD, documents: dict[str, str] | None = None) -> Iterator[RunningApp]:
+    """Start `python app.py` on a free port; yield once it serves pages; stop it afterwards.
+    The corpus is a copy of the repository's, or `documents` (relative file name -> text)."""
     corpus = base / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus)
+    if documents is None:
+        shutil.copytree(ROOT / "corpus", corpus)
+    else:
+        for name, text in documents.items():
+            (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+            (corpus / name).write_text(text, "utf-8")
     port = _free_port()
     env = {
         **os.environ,
@@ -330,11 +336,16 @@ class StubEngine:
         self.exc = exc
         self.outcome = outcome
         self.calls: list[list] = []
+        self.docs: list[str | None] = []
 
-    def ask(self, question=None, turns=None, k=None):
+    def documents(self) -> list[dict]:
+        return [{"doc": "a.txt", "title": "测试文件", "chunks": 1}]
+
+    def ask(self, question=None, turns=None, k=None, docs=None):
         from qa.records import Answer, Chunk, Citation, Passage
 
         self.calls.append(list(turns))
+        self.docs.append(docs)
         if self.exc:
             raise self.exc
         one, two = "岳阳突出临港经济，", "打造长江中游综合性航运物流中心。"

@@ -20,17 +20,26 @@ from qa.settings import ROOT, Settings
 
 
 class Timed:
-    """Wraps an embedder to add up the time spent in the model."""
+    """Wraps a model to add up the time spent in it (its indexing calls only)."""
 
     def __init__(self, inner) -> None:
         self.inner, self.name, self.dim, self.seconds = inner, inner.name, getattr(inner, "dim", 0), 0.0
 
-    def encode_documents(self, texts):
+    def _timed(self, method: str, *args):
         t0 = time.perf_counter()
         try:
-            return self.inner.encode_documents(texts)
+            return getattr(self.inner, method)(*args)
         finally:
             self.seconds += time.perf_counter() - t0
+
+    def encode_documents(self, texts):
+        return self._timed("encode_documents", texts)
+
+    def encode_passages(self, texts, spans):
+        return self._timed("encode_passages", texts, spans)
+
+    def rows(self, states):
+        return self._timed("rows", states)
 
     def encode_queries(self, texts):
         return self.inner.encode_queries(texts)

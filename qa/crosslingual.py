@@ -28,6 +28,8 @@ STOP = frozenset(
     "does do did its it this that these those about from as into can could would should will i me my you your "
     "please tell s much many there their has have they them than more most some any us we our".split()
 )
+_NAME_TAGS = frozenset(("nr", "ns", "nt", "nz", "nrt", "nrfg", "new"))
+_HAN_WORD = re.compile(r"[\u4e00-\u9fff]+")
 MAX_PHRASE = 4
 MAX_PER_PHRASE = 3
 MAX_PER_WORD = 3
@@ -110,10 +112,15 @@ class Glossary:
                     self.words.setdefault(w, []).append((simp, len(toks)))
 
     @classmethod
-    def for_texts(cls, texts: Iterable[str]) -> Glossary:
+    def for_texts(cls, texts: Iterable[str], segmented: Iterable[list[str]] | None = None) -> Glossary:
         """The glossary of a collection: built once at index time and stored with the index
-        (`to_json`), so no question ever segments or scans the whole collection."""
+        (`to_json`), so no question ever segments or scans the whole collection. `segmented`
+        is each text's jieba words (qa.keywords.words), when the caller has them already."""
         texts = list(texts)
+        if segmented is None:
+            from qa.keywords import words
+
+            segmented = [words(t) for t in texts]
         heads = _headwords()
         vocab: set[str] = set()
         for t in texts:
@@ -122,7 +129,7 @@ class Glossary:
                 for n in range(2, 5):
                     vocab.update(g for g in (run[i : i + n] for i in range(len(run) - n + 1)) if g in heads)
         glossary = cls(vocab)
-        glossary.add_names(texts)
+        glossary.add_names(segmented)
         glossary.add_supplement(texts)
         return glossary
 
@@ -147,22 +154,27 @@ class Glossary:
             if found:
                 self.phrases.setdefault(phrase, set()).update(found)
 
-    def add_names(self, texts: list[str]) -> None:
+    def add_names(self, segmented: Iterable[list[str]]) -> None:
         """Map the pinyin of the documents' person and place names to the names.
 
         English questions spell Chinese names in pinyin ("Pan Cailiang", "Du Jiahao"), which no
-        dictionary lists; the documents' own names, romanised, close that gap.
+        dictionary lists; the documents' own names, romanised, close that gap. A name is a word
+        of the segmented text that jieba's dictionary tags as a name, or a word jieba found by
+        itself (not in its dictionary: mostly names). The words come from the keyword index's
+        segmentation: tagging the whole collection again (jieba.posseg) cost about an hour for
+        the laws collection.
         """
-        import jieba.posseg as pseg
+        from jieba.posseg import dt
         from pypinyin import lazy_pinyin
 
+        tags = dt.word_tag_tab
         names = {
-            w.word
-            for t in texts
-            for w in pseg.lcut(t)
-            if w.flag in ("nr", "ns", "nt", "nz", "nrt", "nrfg") and 2 <= len(w.word) <= 4
+            w
+            for words in segmented
+            for w in words
+            if 2 <= len(w) <= 4 and _HAN_WORD.fullmatch(w) and tags.get(w, "new") in _NAME_TAGS
         }
-        for name in names:
+        for name in sorted(names):
             syllables = [s.lower() for s in lazy_pinyin(name)]
             if not all(s.isalpha() for s in syllables):
                 continue

@@ -22,7 +22,7 @@ from qa import store
 from qa.chunk import chunk_document, embed_text, sentence_spans
 from qa.crosslingual import Glossary
 from qa.embed import Embedder
-from qa.keywords import BM25, tokenize
+from qa.keywords import BM25, tokenize, words
 from qa.load import Skipped, fingerprint, load_corpus
 from qa.records import Chunk
 from qa.retrieve import ROW, feature_matrix
@@ -237,8 +237,9 @@ def build(
     vectors, arrays = _assemble(chunks, keys, spans, cache, int(latent.dim) if latent else 0)
     if progress:
         progress("keywords", 0, len(texts))
-    arrays |= BM25.fit(tokenize(t) for t in texts).arrays()
-    glossary = Glossary.for_texts([c.text for c in chunks]).to_json() if settings.crosslingual_model else None
+    segmented = [words(t) for t in texts]
+    arrays |= BM25.fit(tokenize(t, w) for t, w in zip(texts, segmented)).arrays()
+    glossary = Glossary.for_texts(texts, segmented).to_json() if settings.crosslingual_model else None
     corpus = fingerprint(settings.corpus_dir)
     manifest = {
         **identity(settings, corpus),

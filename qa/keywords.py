@@ -73,12 +73,13 @@ def topic_words(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def tokenize(text: str) -> list[str]:
-    """Search tokens for BM25: jieba words plus Han character bigrams.
+def tokenize(text: str, segmented: list[str] | None = None) -> list[str]:
+    """Search tokens for BM25: jieba words (`segmented`, when already computed) plus Han
+    character bigrams.
 
     Bigrams catch what the segmenter splits wrongly (三大片区 -> 三/大片/区 loses 片区).
     """
-    tokens = words(text)
+    tokens = list(words(text) if segmented is None else segmented)
     for run in _HAN_RUN.findall(text):
         tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
     return tokens

@@ -92,9 +92,10 @@ LABELS: dict[str, dict[str, str]] = {
     # Limiting a question to some documents (the ask tab).
     "doc_filter": {"zh": "查找范围", "en": "Search in"},
     "doc_filter_info": {
-        "zh": "默认查全部文件。可选一个文件或文件夹，也可输入文件名或标题的一部分，或 刑法/*、*.pdf 这样的模式。",
+        # Markdown: the patterns go in code spans, or their "*" would turn into italics.
+        "zh": "默认查全部文件。可选一个文件或文件夹，也可输入文件名或标题的一部分，或 `刑法/*`、`*.pdf` 这样的模式。",
         "en": "All documents by default. Pick a document or a folder, or type part of a file name or title, "
-        "or a pattern such as 刑法/* or *.pdf.",
+        "or a pattern such as `刑法/*` or `*.pdf`.",
     },
     "all_documents": {"zh": "全部文件", "en": "All documents"},
     "folder_choice": {"zh": "{folder}/*（文件夹，{n} 篇）", "en": "{folder}/* (folder, {n} documents)"},

@@ -163,7 +163,6 @@ def _merge_broken(units: list[_Unit]) -> list[_Unit]:
             and not prev.text.endswith(_TERMINAL)
             and not _CAPTION.search(prev.text)
             and not (TABLE_ROW.match(prev.text) and TABLE_ROW.match(u.text))
-            and not _DATED_LINE.match(prev.text)
             and not _DATED_LINE.match(u.text)
         ):
             prev.text = _join(prev.text, u.text)

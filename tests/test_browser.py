@@ -159,3 +159,50 @@ def test_no_stack_trace_reaches_the_page(app, browser) -> None:
     expect(reply).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     assert "Traceback" not in page.content()
     page.close()
+
+
+def test_document_menu_limits_the_question_and_staff_see_the_list(app, browser) -> None:
+    """The ask tab's document menu offers the documents; a chosen one shows in the answer, a
+    typed name that matches nothing gets the message; staff see the documents with passage counts."""
+    from playwright.sync_api import expect
+    from test_ui import PASSWORD
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(app.url)
+    menu = page.locator("#qa-docs input")
+    expect(menu).to_have_value("全部文件")
+    menu.click()
+    menu.fill("自贸区")  # typing filters the menu by title and file name
+    page.get_by_text("hunan-ftz-zhuzhou.txt", exact=False).first.click()
+    expect(menu).to_have_value(re.compile(r"hunan-ftz-zhuzhou\.txt$"))
+    ask_in_page(page, QUESTION)
+    answer = page.locator("#qa-chat .qa-answer").last
+    expect(answer.locator(".qa-scope")).to_have_text("范围：hunan-ftz-zhuzhou.txt")
+    page.screenshot(path=str(SHOTS / "document-menu.png"))
+
+    menu.click()
+    menu.fill("民法典")
+    menu.press("Enter")
+    box = page.locator("#qa-input textarea")
+    box.fill(QUESTION)
+    box.press("Enter")
+    expect(page.locator("#qa-chat").get_by_text("没有文件名或标题与“民法典”相符的文档。")).to_be_visible(
+        timeout=ANSWER_TIMEOUT_MS
+    )
+
+    page.get_by_role("tab", name="员工区").click()
+    password = page.locator("#qa-password input")
+    password.fill(PASSWORD)
+    password.press("Enter")
+    row = page.locator("#qa-status tr", has_text="hunan-ftz-zhuzhou.txt")
+    expect(row).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    expect(row.locator(".qa-doc-chunks")).to_have_text(re.compile(r"^[1-9]\d*$"))
+    page.locator("#qa-remove-choice input").click()
+    expect(page.get_by_text("hunan-ftz-zhuzhou.txt · 对接湖南自贸区", exact=False).first).to_be_visible()
+    page.keyboard.press("Escape")
+    page.screenshot(path=str(SHOTS / "staff-documents.png"), full_page=True)
+    assert not errors, errors
+    page.close()

@@ -126,11 +126,11 @@ def folder_mb(path: Path, skip: str = "") -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and (not skip or skip not in p.parts)) / 1e6
 
 
-def serve(corpus: Path, index: Path) -> dict:
+def serve(corpus: Path, index: Path, **env: str) -> dict:
     t0 = time.time()
     out = subprocess.run(
         [sys.executable, "-m", "eval.bench_scale", "--serve", str(t0)],
-        env=env_for(corpus, index),
+        env={**env_for(corpus, index), **env},
         capture_output=True,
         text=True,
         check=True,
@@ -223,6 +223,13 @@ def main(argv: list[str]) -> int:
     index_run(seed_corpus, seed_index)
     alone = serve(seed_corpus, seed_index)
     big = serve(corpus, index)
+    # Refusal evidence read from the whole collection (as before: "does the word occur anywhere").
+    anywhere = serve(corpus, index, QA_EVIDENCE_DEPTH=str(10**9))
+    print(
+        f"refusal evidence from the whole collection instead of the retrieved passages, with the laws: "
+        f"refused {anywhere['refusal_rate']:.3f}, flagged {anywhere['flagged_rate']:.3f}, "
+        f"false refusals {anywhere['false_refusal_rate']:.3f}"
+    )
     print("public eval questions (eval/questions.jsonl): seed page alone | with the laws")
     for key in ("zh_r1", "zh_r3", "zh_mrr", "en_r1", "en_r3", "en_mrr", "refusal_rate", "flagged_rate"):
         print(f"  {key}: {alone[key]:.3f} | {big[key]:.3f}")

@@ -121,6 +121,13 @@ def select(keywords: str, sentences: list[Sentence], bm25: BM25, question: str =
     return sorted((sentences[i] for i in keep), key=lambda s: (s.passage.rank, s.start))
 
 
+def shortlist(keywords: str, sentences: list[Sentence], bm25: BM25, question: str, n: int) -> list[Sentence]:
+    """The `n` best-scoring sentences, in their original order."""
+    scores = sentence_scores(keywords, sentences, bm25, question)
+    best = sorted(range(len(sentences)), key=lambda i: -scores[i])[:n]
+    return [sentences[i] for i in sorted(best)]
+
+
 def merge_in_order(first: list[Sentence], extra: list[Sentence]) -> list[Sentence]:
     """`first` plus the sentences of `extra` that do not overlap it, in document order."""
     out = list(first)

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,8 +40,8 @@ log = logging.getLogger(__name__)
 RANKING_DEPTH = 10
 # Earlier user turns considered when resolving a follow-up.
 MAX_CONTEXT_TURNS = 3
-# Retrieval candidates whose text is the evidence for "do the documents mention this word?".
-EVIDENCE_DEPTH = 20
+# Candidate sentences embedded on their own at answer time (see Engine._rescore).
+SHORTLIST = 6
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class DocumentIndex:
         pat = pattern.strip().lower()
         if not pat:
             return list(self.names)
+        exact = [n for n in self.names if n.lower() == pat]
+        if exact:  # a file name as listed names that document alone, not every name containing it
+            return exact
         if any(ch in pat for ch in "*?["):
             return [n for n in self.names if fnmatch.fnmatchcase(n.lower(), pat)]
         return [n for n in self.names if pat in n.lower() or pat in self.titles[n].lower()]
@@ -92,6 +96,7 @@ class DocumentIndex:
         wanted = {self.names.index(n) for n in self.matching(pattern)}
         return np.isin(self.of_chunk, np.fromiter(wanted, np.int64, len(wanted)))
 
+    @cached_property
     def listing(self) -> list[dict[str, object]]:
         counts = np.bincount(self.of_chunk, minlength=len(self.names))
         return [
@@ -181,17 +186,33 @@ class Engine:
         hits = retriever.hits(query, allowed)
         ranking = [Passage(stored.chunks[h.index], h.fused, r) for r, h in enumerate(hits[:RANKING_DEPTH], start=1)]
         t2 = time.perf_counter()
-        sentences = answering.candidate_sentences(
+        candidates = answering.candidate_sentences(
             ranking[:k], stored.arrays["sentence_spans"], rows, stored.arrays["sentence_vectors"], query.e5
         )
-        if query.x is not None and self.second is not None and sentences:
-            # English questions: the cross-lingual model reads the few candidate sentences now,
-            # instead of every sentence of the collection at index time (it tripled indexing).
-            x = self.second.encode_documents([s.text for s in sentences]) @ query.x
-            sentences = [replace(s, sims=(*s.sims, float(v))) for s, v in zip(sentences, x)]
-        evidence = Evidence.gather(query, hits[:k], sentences, retriever, hits[:EVIDENCE_DEPTH])
+        sentences = self._rescore(query, retriever, resolved.searched_for, candidates)
+        evidence = Evidence.gather(query, hits[:k], sentences, retriever, hits[: self.settings.evidence_depth])
         timings = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
         return _Gathered(stored, rows, resolved, query, ranking, sentences, evidence, retriever, timings)
+
+    def _rescore(
+        self, query: Query, retriever: Retriever, question: str, candidates: list[answering.Sentence]
+    ) -> list[answering.Sentence]:
+        """The best candidate sentences, each embedded on its own now.
+
+        The stored sentence vectors are pooled from their passage's token states (one pass per
+        chunk at index time): good enough to shortlist, but every sentence of a passage carries
+        the passage's context, so they hardly tell the overview sentence from the one that
+        answers. The shortlist is embedded alone, as a passage, by e5 (and, for English
+        questions, by the cross-lingual model): a few short sentences per question instead of
+        every sentence of the collection at index time, which tripled indexing."""
+        short = answering.shortlist(query.keyword_text, candidates, retriever.bm25, question, SHORTLIST)
+        if not short:
+            return []
+        texts = [s.text for s in short]
+        sims = [self.embedder.encode_documents(texts) @ query.e5]
+        if query.x is not None and self.second is not None:
+            sims.append(self.second.encode_documents(texts) @ query.x)
+        return [replace(s, sims=tuple(float(m[i]) for m in sims)) for i, s in enumerate(short)]
 
     def _sentences(self, g: _Gathered, items: list[Item]) -> list[answering.Sentence]:
         """Quotable sentences for structure items, each cited to its own chunk."""
@@ -288,7 +309,7 @@ class Engine:
 
     def documents(self) -> list[dict[str, object]]:
         """The indexed documents, in name order: name, title and number of chunks."""
-        return self._state[3].listing()
+        return list(self._state[3].listing)
 
     def remove_document(self, doc_id: str, progress: Progress | None = None) -> BuildReport:
         """Delete a document from the corpus folder and re-index without it."""

@@ -36,6 +36,9 @@ class Settings:
     top_k: int = 3
     # Candidates each retriever contributes to the rank fusion.
     fusion_depth: int = 20
+    # Retrieval candidates whose text is the evidence for "do the documents mention this word?"
+    # (qa.answerability); a very large value reads the whole collection, as before v3.
+    evidence_depth: int = 20
     rrf_k: int = 60
     # Retrievers fused per question language (see qa/retrieve.py; chosen by measurement).
     route_zh: str = "e5,bm25"

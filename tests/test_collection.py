@@ -135,6 +135,7 @@ def engine_over_two_folders(settings, fake_embedder):
     laws = settings.corpus_dir / "laws"
     laws.mkdir()
     (laws / "示例法.md").write_text(LAW, "utf-8")
+    (settings.corpus_dir / "data.txt").write_text("# 数据\n\n自然人的数据受法律保护。\n", "utf-8")
     return Engine(settings, embedder=fake_embedder)
 
 
@@ -143,8 +144,14 @@ def test_a_question_can_be_limited_to_documents(engine_over_two_folders):
 
     engine = engine_over_two_folders
     docs = {d["doc"]: d for d in engine.documents()}
-    assert set(docs) == {"a.txt", "b.md", "laws/示例法.md"} and all(d["chunks"] > 0 for d in docs.values())
-    for pattern, want in (("laws/*", {"laws/示例法.md"}), ("示例法", {"laws/示例法.md"}), ("A.TXT", {"a.txt"})):
+    assert set(docs) == {"a.txt", "b.md", "data.txt", "laws/示例法.md"} and all(d["chunks"] > 0 for d in docs.values())
+    cases = (
+        ("laws/*", {"laws/示例法.md"}),
+        ("示例法", {"laws/示例法.md"}),
+        ("A.TXT", {"a.txt"}),  # a name as listed is that document, not also data.txt
+        ("*.txt", {"a.txt", "data.txt"}),
+    )
+    for pattern, want in cases:
         ans = engine.ask("自然人什么时候具有民事权利能力？", docs=pattern)
         assert {p.chunk.doc_id for p in ans.passages} == want
     with pytest.raises(BadQuestion) as exc:

@@ -49,7 +49,8 @@ class Counting(HashingEmbedder):
 def test_a_build_killed_half_way_resumes_embedding_only_what_was_left(settings, tmp_path):
     before, _ = open_or_build(settings, HashingEmbedder())  # the index that must keep serving
     for i in range(160):
-        (settings.corpus_dir / f"doc{i:03d}.txt").write_text(f"# 文件{i}\n\n第{i}号文件讲述园区第{i}项政策。\n", "utf-8")
+        text = f"# 文件{i}\n\n第{i}号文件讲述园区第{i}项政策。\n"
+        (settings.corpus_dir / f"doc{i:03d}.txt").write_text(text, "utf-8")
     env = {**os.environ, "QA_CORPUS_DIR": str(settings.corpus_dir), "QA_INDEX_DIR": str(settings.index_dir)}
     script = SLOW_BUILD.format(root=str(ROOT), tests=str(ROOT / "tests"))
     proc = subprocess.Popen([sys.executable, "-c", script], env=env)

@@ -198,7 +198,9 @@ def test_the_chat_streams_and_shows_highlighted_sources(client) -> None:
     final_chat, sources_html, box = updates[-1]
     answer_html = text_of(final_chat[-1])
     assert final_chat[-1]["role"] == "assistant" and "已回答" in answer_html
-    assert len(chats) >= 3, "the question shows at once and the answer builds up"
+    assert "qa-wait" in text_of(chats[0][-1]), "the question shows at once, with a searching placeholder"
+    sentences = answer_html.count('class="qa-cite"')
+    assert sentences >= 1 and len(chats) >= 1 + sentences, "then the answer builds up sentence by sentence"
     assert 'href="#a1-s1"' in answer_html  # the marker links to its card
     assert 'id="a1-s1"' in sources_html
     assert any(YUEYANG in m for m in sources_html.split("<mark>")[1:]), "the quoted sentence is highlighted"

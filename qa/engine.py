@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 RANKING_DEPTH = 10
 # Earlier user turns considered when resolving a follow-up.
 MAX_CONTEXT_TURNS = 3
-# Candidate sentences embedded on their own at answer time (see Engine._rescore).
-SHORTLIST = 6
 
 
 @dataclass(frozen=True)
@@ -205,9 +203,9 @@ class Engine:
         answers. The shortlist is embedded alone, as a passage, by e5 (and, for English
         questions, by the cross-lingual model): a few short sentences per question instead of
         every sentence of the collection at index time, which tripled indexing."""
-        short = answering.shortlist(query.keyword_text, candidates, retriever.bm25, question, SHORTLIST)
+        short = answering.shortlist(query.keyword_text, candidates, retriever.bm25, question, self.settings.rescore)
         if not short:
-            return []
+            return candidates  # rescoring off: the stored (late-chunked) similarities
         texts = [s.text for s in short]
         sims = [self.embedder.encode_documents(texts) @ query.e5]
         if query.x is not None and self.second is not None:

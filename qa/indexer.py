@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # Bump when the text that gets embedded or tokenized changes recipe.
 RECIPE = "section+text/v3"  # v3: one pass per chunk, late-chunked sentence vectors
+# Bump when what is derived from the text without a model changes (BM25 tokens, glossary): the
+# index is rebuilt, the cached vectors stay valid.
+DERIVED = "bm25+glossary/v2"  # v2: glossary names from the keyword segmentation
 MIN_SENTENCE_CHARS = 6
 
 
@@ -77,6 +80,7 @@ def identity(settings: Settings, corpus: dict[str, str]) -> dict[str, object]:
         "chunk_min": settings.chunk_min,
         "chunk_max": settings.chunk_max,
         "recipe": RECIPE,
+        "derived": DERIVED,
         "corpus": corpus,
         "libraries": _lib_versions(),
         "format": store.FORMAT_VERSION,
@@ -118,9 +122,8 @@ def text_key(text: str, spans: list[tuple[int, int]]) -> str:
 
 def cache_key(settings: Settings, dim: int) -> str:
     """Names the cache folder: everything that shapes a vector (not the corpus)."""
-    shape = {
-        k: v for k, v in identity(settings, {}).items() if k not in ("corpus", "chunk_min", "chunk_max", "format")
-    }
+    ignore = ("corpus", "chunk_min", "chunk_max", "format", "derived")
+    shape = {k: v for k, v in identity(settings, {}).items() if k not in ignore}
     return hashlib.sha1(json.dumps({**shape, "dim": dim}, sort_keys=True).encode()).hexdigest()[:16]
 
 

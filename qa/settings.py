@@ -39,6 +39,9 @@ class Settings:
     # Retrieval candidates whose text is the evidence for "do the documents mention this word?"
     # (qa.answerability); a very large value reads the whole collection, as before v3.
     evidence_depth: int = 20
+    # Candidate sentences embedded on their own at answer time (qa.engine.Engine._rescore);
+    # 0 = only the stored late-chunked similarities (faster, worse sentence choice and refusal).
+    rescore: int = 3
     rrf_k: int = 60
     # Retrievers fused per question language (see qa/retrieve.py; chosen by measurement).
     route_zh: str = "e5,bm25"

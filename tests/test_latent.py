@@ -153,14 +153,3 @@ def test_another_model_needs_the_head_turned_off(settings, fake_embedder):
     with pytest.raises(ValueError, match="unknown QA_LATENT_TERMS"):
         load_latent(replace(settings, latent_terms="splade"), fake_embedder)
     assert load_latent(settings, fake_embedder) is None  # latent_terms="" in the test settings
-
-
-def test_the_head_over_a_batch_of_texts_equals_it_text_by_text(fake_latent):
-    texts = ["岳阳突出临港经济", "", "zone", "长沙片区突出临空经济，打造全球高端装备制造业基地"]
-    states = HashingTokenStates().token_states(texts)
-    rows = fake_latent.rows(states)
-    for row, st in zip(rows, states):
-        vec = fake_latent.pooled(st)
-        kept = row["val"] > 0
-        assert np.allclose(row["val"][kept], vec[row["idx"][kept]], atol=1e-5)
-        assert kept.sum() == min(np.count_nonzero(vec), TOP_FEATURES)

@@ -179,6 +179,8 @@ class Engine:
         t0 = time.perf_counter()
         resolved = self.resolve(turns)
         allowed = documents.mask(docs) if docs else None
+        if allowed is not None and not allowed.any():
+            raise BadQuestion("no_such_document", pattern=docs)
         query = self.query(resolved.searched_for, resolved.lang, retriever)
         t1 = time.perf_counter()
         hits = retriever.hits(query, allowed)
@@ -267,8 +269,6 @@ class Engine:
         t_start = time.perf_counter()
         turns = turns if turns is not None else [Turn("user", question or "")]
         k = k or self.settings.top_k
-        if docs and not self._state[3].mask(docs).any():
-            raise BadQuestion("no_such_document", pattern=docs)
         g = self._gather(turns, k, docs)
         t2 = time.perf_counter()
         outcome = self.calibration.decide(g.evidence)

@@ -58,3 +58,17 @@ class HashingTokenStates:
 
     def query_and_states(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(8, np.float32), self.token_states([text])[0]
+
+
+class CountingPassages:
+    """Wraps an embedder (the hashing fake), recording every passage it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim, self.seen = inner, inner.name, inner.dim, []
+
+    def encode_passages(self, texts, spans):
+        self.seen.extend(texts)
+        return self.inner.encode_passages(texts, spans)
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fakes import HashingTokenStates
+from fakes import CountingPassages, HashingTokenStates
 
 from qa.indexer import open_or_build
 from qa.latent import LatentTerms
@@ -80,20 +80,6 @@ def test_index_stores_latent_terms_from_the_embedding_pass_and_reuses_them(setti
     for i, c in enumerate(stored2.chunks):
         if c.chunk_id in old:
             assert np.array_equal(old[c.chunk_id], matrix2[:, i])
-
-
-class CountingPassages:
-    """The hashing fake, counting the passages it is asked to embed."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.name, self.dim, self.seen = inner, inner.name, inner.dim, []
-
-    def encode_passages(self, texts, spans):
-        self.seen.extend(texts)
-        return self.inner.encode_passages(texts, spans)
-
-    def encode_queries(self, texts):
-        return self.inner.encode_queries(texts)
 
 
 def test_index_without_the_head_when_configured_fails_clearly(settings, fake_embedder):

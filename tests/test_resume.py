@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from fakes import HashingEmbedder
+from fakes import CountingPassages, HashingEmbedder
 
 from qa import store
 from qa.indexer import BATCH, cache_key, open_or_build
@@ -34,16 +34,6 @@ class Slow(HashingEmbedder):
 s = Settings.from_env(embed_model="fake", crosslingual_model="", latent_terms="")
 open_or_build(s, Slow())
 """
-
-
-class Counting(HashingEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[str] = []
-
-    def encode_passages(self, texts, spans):
-        self.seen.extend(texts)
-        return super().encode_passages(texts, spans)
 
 
 def test_a_build_killed_half_way_resumes_embedding_only_what_was_left(settings, tmp_path):
@@ -69,7 +59,7 @@ def test_a_build_killed_half_way_resumes_embedding_only_what_was_left(settings, 
     total = 160 + len(before.chunks)
     assert BATCH <= cached < total  # some batches done, not all
 
-    counting = Counting()
+    counting = CountingPassages(HashingEmbedder())
     resumed, report = open_or_build(settings, counting)
     # The rerun embeds exactly what no finished batch held, and nothing it already had.
     assert len(counting.seen) == report.embedded == total - cached
@@ -85,6 +75,6 @@ def test_a_damaged_cache_file_is_recomputed_not_served(settings):
     files = list((settings.index_dir / "cache" / key).glob("b-*.npz"))
     assert files
     files[0].write_bytes(b"not a zip file")
-    counting = Counting()
+    counting = CountingPassages(HashingEmbedder())
     _, report = open_or_build(settings, counting, force=True)
     assert counting.seen and report.embedded == len(counting.seen)

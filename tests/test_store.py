@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import CountingPassages
 
 from qa import store
 from qa.indexer import mismatch, open_or_build
@@ -153,27 +154,13 @@ def test_manifest_records_what_shapes_the_index(settings, fake_embedder):
     assert time.strptime(m["built_at"][:19], "%Y-%m-%dT%H:%M:%S")
 
 
-class CountingEmbedder:
-    """The hashing fake, counting every text it is asked to embed."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.name, self.dim, self.seen = inner, inner.name, inner.dim, []
-
-    def encode_passages(self, texts, spans):
-        self.seen.extend(texts)
-        return self.inner.encode_passages(texts, spans)
-
-    def encode_queries(self, texts):
-        return self.inner.encode_queries(texts)
-
-
 def test_changing_one_paragraph_re_embeds_only_that_document(settings, fake_embedder):
     corpus = settings.corpus_dir
     for i in range(5):
         (corpus / f"doc{i}.txt").write_text(
             f"# 文件{i}\n\n第{i}份文件的第一段，讲述园区政策。\n\n第{i}份文件的第二段，讲述人才引进。\n", "utf-8"
         )
-    counting = CountingEmbedder(fake_embedder)
+    counting = CountingPassages(fake_embedder)
     _, first = open_or_build(settings, counting)
     assert first.embedded == len(counting.seen) > 0 and first.reused == 0
     counting.seen.clear()

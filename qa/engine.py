@@ -74,8 +74,8 @@ class DocumentIndex:
         for c in stored.chunks:
             self.titles.setdefault(c.doc_id, c.title)
         self.names = list(self.titles)
-        position = {name: i for i, name in enumerate(self.names)}
-        self.of_chunk = np.array([position[c.doc_id] for c in stored.chunks], dtype=np.int64)
+        self.position = {name: i for i, name in enumerate(self.names)}
+        self.of_chunk = np.array([self.position[c.doc_id] for c in stored.chunks], dtype=np.int64)
 
     def matching(self, pattern: str) -> list[str]:
         """Documents a pattern names: a glob over the file name ("刑法/*", "*.pdf"), else any
@@ -91,7 +91,7 @@ class DocumentIndex:
         return [n for n in self.names if pat in n.lower() or pat in self.titles[n].lower()]
 
     def mask(self, pattern: str) -> np.ndarray:
-        wanted = {self.names.index(n) for n in self.matching(pattern)}
+        wanted = {self.position[n] for n in self.matching(pattern)}
         return np.isin(self.of_chunk, np.fromiter(wanted, np.int64, len(wanted)))
 
     @cached_property

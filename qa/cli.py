@@ -11,12 +11,15 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from qa.chat import BadQuestion, Turn, parse_messages
 from qa.lang import detect_lang, message
 from qa.output import shared_titles, to_json, to_text
 from qa.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def _engine(settings: Settings, rebuild: bool = False):  # noqa: ANN202 - heavy import kept lazy
@@ -73,7 +76,8 @@ def _bad_question(exc: BadQuestion, text: str) -> str:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.jsonl:
-        return ask_jsonl(_engine(settings), sys.stdin, sys.stdout, args.k, args.doc)
+        # Bytes, decoded line by line: one line of invalid UTF-8 must not end the batch.
+        return ask_jsonl(_engine(settings), sys.stdin.buffer, sys.stdout, args.k, args.doc)
     if args.question is None:
         print("error: give a question, or --jsonl to read questions from stdin", file=sys.stderr)
         return 2
@@ -109,18 +113,55 @@ def _line_docs(rec: dict[str, Any], default: str | None) -> str | None:
     return doc
 
 
-def ask_jsonl(engine: Any, stdin: TextIO, stdout: TextIO, k: int | None, docs: str | None = None) -> int:
-    """One JSON line in, one JSON line out; a bad line gets an error line and the batch goes on.
-    `docs` limits every question to some documents unless the line says otherwise."""
+class BadLine(ValueError):
+    """A JSON line that cannot be a question; the message says why."""
+
+
+def _decode_line(line: str | bytes, lineno: int) -> str:
+    if isinstance(line, str):
+        return line
+    try:
+        return line.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadLine(f"not valid UTF-8 (byte {exc.start + 1}); save the file as UTF-8") from exc
+
+
+def _read_line(text: str) -> dict[str, Any]:
+    try:
+        rec = json.loads(text)
+    except RecursionError as exc:  # "[[[[..." 100,000 deep
+        raise BadLine("JSON nested too deeply") from exc
+    except ValueError as exc:  # json.JSONDecodeError
+        raise BadLine(f"not valid JSON: {exc}") from exc
+    if not isinstance(rec, dict):
+        raise BadLine("each line must be a JSON object")
+    try:
+        # JSON can spell a lone surrogate ("\\ud800"), which is no character: it cannot be
+        # written out as UTF-8 and the text models choke on it.
+        json.dumps(rec, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(exc.object[exc.start])
+        raise BadLine(f"text with a lone surrogate (U+{code:04X}), which is not a character") from exc
+    return rec
+
+
+def ask_jsonl(
+    engine: Any, stdin: TextIO | Iterable[bytes] | Iterable[str], stdout: TextIO, k: int | None, docs: str | None = None
+) -> int:
+    """One JSON line in, one JSON line out; a bad line gets an error line naming it and the batch
+    goes on: invalid UTF-8 (when `stdin` yields bytes), malformed or too deeply nested JSON, a
+    non-object, a lone surrogate, and any error answering it. `docs` limits every question to
+    some documents unless the line says otherwise. Returns 0: the error lines are the report
+    (the batch's contract since the first version; a caller checks each line's "error")."""
     shared = shared_titles(engine.documents())
-    for lineno, line in enumerate(stdin, start=1):
-        if not line.strip():
-            continue
+    for lineno, raw in enumerate(stdin, start=1):
         qid: Any = f"line-{lineno}"
+        turns: list[Turn] = []
         try:
-            rec = json.loads(line)
-            if not isinstance(rec, dict):
-                raise ValueError("each line must be a JSON object")
+            line = _decode_line(raw, lineno)
+            if not line.strip():
+                continue
+            rec = _read_line(line)
             qid = rec.get("id", qid)
             if "messages" in rec:
                 turns = parse_messages(rec["messages"])
@@ -132,8 +173,11 @@ def ask_jsonl(engine: Any, stdin: TextIO, stdout: TextIO, k: int | None, docs: s
         except BadQuestion as exc:
             last = next((t.content for t in reversed(turns) if t.role == "user"), "")
             out = {"id": qid, "error": _bad_question(exc, last)}
-        except ValueError as exc:  # includes json.JSONDecodeError
+        except (ValueError, RecursionError) as exc:  # BadLine, parse_messages, a bad "doc"
             out = {"id": qid, "error": f"bad input line {lineno}: {exc}"}
+        except Exception:  # a bug answering one line must not cost the rest of the batch
+            log.exception("answering line %d failed", lineno)
+            out = {"id": qid, "error": f"line {lineno}: {message('error', 'en')}"}
         stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         stdout.flush()
     return 0

@@ -7,9 +7,12 @@ Two append-only JSON-lines files in the data folder (which survives restarts and
   changed the vote or added a reason), so the file is never rewritten.
 - `not_found.jsonl`: every question the app could not answer from the documents.
 
-`candidates()` yields the current 👎 records, then the not-found questions. Each write is one
-line, flushed and fsynced; an unreadable line (e.g. a torn write after a crash) is skipped with a
-warning rather than hiding the rest. It does not decide what to do with the candidates.
+`candidates()` yields the current 👎 records, then the not-found questions. Each record is one
+line written whole (one write, flushed and fsynced; a failed write is cut off again), and before
+each append a torn tail left by a crash or a full disk is moved aside to `<file>.torn`, so a new
+record never glues onto half an old one. An unreadable line is skipped with a warning rather
+than hiding the rest. Questions and reasons have size limits (`FieldTooLong`), so nobody can
+fill the disk through a feedback box. It does not decide what to do with the candidates.
 """
 
 from __future__ import annotations
@@ -27,11 +30,32 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 VOTES = ("up", "down", None)  # None: the user withdrew the vote
+MAX_REASON_CHARS = 2000
+MAX_QUESTION_CHARS = 2000  # as Settings.max_question_chars: a longer question was never answered
+# A stored line repeats the answer and its sources from the caller's record; a real one is a
+# few kilobytes (50 sources at most), so this only stops a record built to fill the disk.
+MAX_LINE_BYTES = 256 * 1024
+
+
+class FieldTooLong(ValueError):
+    """A question, reason or record over its limit; `field` and `limit` name it for the message."""
+
+    def __init__(self, field: str, limit: int) -> None:
+        super().__init__(f"{field} too long (at most {limit:,} {'bytes' if field == 'record' else 'characters'})")
+        self.field = field
+        self.limit = limit
 
 
 class FeedbackLog:
-    def __init__(self, data_dir: Path | str) -> None:
+    def __init__(
+        self,
+        data_dir: Path | str,
+        max_question_chars: int = MAX_QUESTION_CHARS,
+        max_reason_chars: int = MAX_REASON_CHARS,
+    ) -> None:
         self.dir = Path(data_dir)
+        self.max_question_chars = max_question_chars
+        self.max_reason_chars = max_reason_chars
         self.feedback_path = self.dir / "feedback.jsonl"
         self.not_found_path = self.dir / "not_found.jsonl"
         # Gradio serves events from several threads; one line must never interleave with another.
@@ -43,12 +67,14 @@ class FeedbackLog:
         """Append one vote on an answer; returns the stored record."""
         if vote not in VOTES:
             raise ValueError(f"vote must be 'up', 'down' or None, got {vote!r}")
+        self._check(question, reason)
         rec = {"id": answer_id or uuid.uuid4().hex, **_summary(question, answer_json)}
         rec.update({"vote": vote, "reason": (reason or "").strip(), "time": _now()})
         self._append(self.feedback_path, rec)
         return rec
 
     def record_not_found(self, question: str, answer_json: dict[str, Any]) -> dict[str, Any]:
+        self._check(question, "")
         rec = {"id": uuid.uuid4().hex, **_summary(question, answer_json), "vote": None, "reason": "", "time": _now()}
         self._append(self.not_found_path, rec)
         return rec
@@ -68,14 +94,82 @@ class FeedbackLog:
                 yield rec
         yield from _read(self.not_found_path)
 
+    def _check(self, question: str, reason: str | None) -> None:
+        # Checked before anything is written, and refused rather than cut: a cut reason would
+        # be stored as if the user had said less.
+        if len(question or "") > self.max_question_chars:
+            raise FieldTooLong("question", self.max_question_chars)
+        if len(reason or "") > self.max_reason_chars:
+            raise FieldTooLong("reason", self.max_reason_chars)
+
     def _append(self, path: Path, rec: dict[str, Any]) -> None:
-        line = json.dumps(rec, ensure_ascii=False) + "\n"
+        line = _dumps(rec).encode("utf-8") + b"\n"
+        if len(line) > MAX_LINE_BYTES:
+            raise FieldTooLong("record", MAX_LINE_BYTES)
         with self._lock:
             self.dir.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                _repair_tail(fd, path)
+                start = os.fstat(fd).st_size
+                try:
+                    # One write of the whole line; a short write (a full disk) is an error, and
+                    # what it did write is cut off again so the file still ends with a newline.
+                    if os.write(fd, line) != len(line):
+                        raise OSError(f"short write to {path}")
+                    os.fsync(fd)
+                except OSError:
+                    try:
+                        os.ftruncate(fd, start)
+                    except OSError:
+                        log.warning("could not cut a failed write from %s; repaired at the next append", path)
+                    raise
+            finally:
+                os.close(fd)
+
+
+def _dumps(rec: dict[str, Any]) -> str:
+    text = json.dumps(rec, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: not UTF-8; its \\u escape is valid JSON
+        text = json.dumps(rec, ensure_ascii=True)
+    return text
+
+
+def _repair_tail(fd: int, path: Path) -> None:
+    """Make the file end with a whole line: a tail without its newline (a crash or a full disk
+    mid-write) is moved to `<file>.torn` and cut off; a tail that is whole JSON just gets its
+    newline. Without this the next record would be glued onto it and both lost on reading."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    # Find the start of the last line, reading backwards a block at a time.
+    end = size
+    start = 0
+    while end > 0:
+        begin = max(0, end - 65536)
+        block = os.pread(fd, end - begin, begin)
+        nl = block.rfind(b"\n")
+        if nl != -1:
+            start = begin + nl + 1
+            break
+        end = begin
+    tail = os.pread(fd, size - start, start)
+    try:
+        if isinstance(json.loads(tail.decode("utf-8")), dict):
+            os.write(fd, b"\n")
+            log.warning("%s ended without a newline after a whole record; added it", path)
+            return
+    except ValueError:
+        pass
+    torn = path.with_name(path.name + ".torn")
+    with open(torn, "ab") as f:
+        f.write(tail + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.ftruncate(fd, start)
+    log.warning("%s ended with a torn record (%d bytes); moved it to %s", path, len(tail), torn.name)
 
 
 def _summary(question: str, answer_json: dict[str, Any]) -> dict[str, Any]:

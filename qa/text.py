@@ -29,7 +29,14 @@ _TERMINAL = tuple("。！？；：!?;:…”’」』)）")
 _DOUBLED = re.compile(r"(?:(.+?)\1)+")
 # Photo credits ("任远 摄") and picture sources end a caption; captions never run on.
 _CAPTION = re.compile(r"(?:摄$|^图片来源)")
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\ufeff]")
+# Control characters, zero-width characters and the bidirectional embedding, override and
+# isolate controls (U+202A-U+202E, U+2066-U+2069, U+061C): invisible, and an override makes the
+# page show text in another order than the one that is searched and quoted.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Terminal escape sequences pasted from a console ("\x1b[31m", "\x1b]0;title\x07"): removed whole,
+# or dropping the ESC alone would leave "[31m" in the searched text. CSI (ESC [ or the 8-bit
+# U+009B), then OSC (ESC ]) up to its terminator, then any other two-character escape.
+ANSI_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,512}(?:\x07|\x1b\\)|\x1b[@-Z\\^_]")
 
 MAX_HEADING_CHARS = 40
 # Headings stacked deeper than this are layout debris (a run of stranded titles), not a path.
@@ -174,7 +181,9 @@ def _merge_broken(units: list[_Unit]) -> list[_Unit]:
 def clean(raw: str, default_title: str = "") -> Cleaned:
     """Turn raw (newspaper or plain) text into a title, clean paragraphs and sections."""
     raw = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
-    raw = CONTROL_CHARS.sub("", _COMMENT.sub("", raw).replace("\t", " "))
+    # Escapes and controls go here, on the raw text, before any offset exists: the cleaned text
+    # is what chunks slice, so they still rebuild it exactly.
+    raw = CONTROL_CHARS.sub("", ANSI_ESCAPES.sub("", _COMMENT.sub("", raw)).replace("\t", " "))
     title = default_title
     lines = raw.split("\n")
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)

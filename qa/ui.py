@@ -7,7 +7,10 @@ to some documents (a document, a folder, or a pattern; `Engine.ask(docs=...)`); 
 password, upload documents, see the list of documents and remove one. Programs get clean
 endpoints: `/ask` (question + earlier turns as JSON + optional documents pattern -> the
 `qa.output.to_json` record) and `/feedback`, and for staff `/upload`, `/remove` and `/status`.
-It does not answer questions or build indexes itself.
+Every user-supplied field has a size limit checked before anything is stored, wrong staff
+passwords are throttled per client and overall (`Throttle`), and an upload never replaces a
+document of the same name unless staff tick "replace". It does not answer questions or build
+indexes itself.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ import hmac
 import inspect
 import json
 import logging
+import math
+import re
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +35,9 @@ import gradio as gr
 
 from qa import render
 from qa.chat import BadQuestion, Turn, parse_messages
-from qa.feedback import FeedbackLog
+from qa.feedback import FeedbackLog, FieldTooLong
 from qa.lang import detect_lang, message
-from qa.load import DocumentError, save_upload
+from qa.load import DocumentError, clean_leftovers, same_name, save_upload
 from qa.output import shared_titles, to_json
 from qa.settings import Settings
 
@@ -53,7 +59,146 @@ WRONG_PASSWORD_PAUSE = 1.0
 LANGS = [("中文", "zh"), ("English", "en")]
 
 
-t = render.label
+# Messages of this module's refusals; the page's other strings are render.LABELS.
+_LABELS: dict[str, dict[str, str]] = {
+    "name_taken": {
+        "zh": "文件库中已有同名文件“{name}”（文件名不区分大小写）。"
+        "如要替换，请勾选“替换同名文件”后重新上传，旧版本会被保留。",
+        "en": "There is already a document named “{name}” (names are compared ignoring case). To replace it, "
+        "tick “Replace documents with the same name” and upload again; the old version is kept.",
+    },
+    "name_too_long": {
+        "zh": "文件名太长（最多 {chars} 个字符、{limit} 字节，约 60 个汉字），请改短后再上传。",
+        "en": "The file name is too long (at most {chars} characters and {limit} bytes, about 60 Chinese "
+        "characters); please shorten it.",
+    },
+    "parse_budget": {
+        "zh": "文件结构过于庞杂（超过 {limit} 个元素），无法读取。",
+        "en": "The file has too many elements to read (more than {limit}).",
+    },
+    "parse_timeout": {
+        "zh": "读取这个文件超过了 {seconds} 秒，已停止。",
+        "en": "Reading this file took longer than {seconds} s; stopped.",
+    },
+    "too_large": {
+        "zh": "文件太大（{size} 字节，上限 {limit} 字节）。",
+        "en": "too large ({size} bytes; limit {limit})",
+    },
+    "replace": {
+        "zh": "替换同名文件（旧版本会保留）",
+        "en": "Replace documents with the same name (the old version is kept)",
+    },
+    "replaced": {"zh": "已替换：{name}（旧版本已保留）", "en": "Replaced: {name} (the old version is kept)"},
+    "too_many_attempts": {
+        "zh": "密码错误次数过多，请 {minutes} 分钟后再试。",
+        "en": "Too many wrong passwords; please try again in {minutes} min.",
+    },
+    "bad_text": {
+        "zh": "问题中有无效的字符（如单独的代理字符 U+D800），请删除后再试。",
+        "en": "The question contains an invalid character (such as a lone surrogate, U+D800); please remove it.",
+    },
+    "reason_too_long": {
+        "zh": "原因太长了（最多 {limit} 个字符），请简短一些。",
+        "en": "The reason is too long (at most {limit} characters); please shorten it.",
+    },
+}
+
+
+def t(key: str, lang: str, **kw: object) -> str:
+    if key not in _LABELS:
+        return render.label(key, lang, **kw)
+    options = _LABELS[key]
+    text = options.get(lang, options["en"])
+    return text.format(**kw) if kw else text
+
+
+def refusal(exc: DocumentError, lang: str) -> str:
+    """Why a document was refused, in the user's language where the reason has a message."""
+    return t(exc.key, lang, **exc.params) if exc.key in _LABELS else str(exc)
+
+
+# A lone surrogate ("\ud800" in JSON) is no character: the page cannot show it and the
+# models cannot read it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def bad_text(*texts: str) -> bool:
+    return any(_SURROGATE.search(x or "") for x in texts)
+
+
+def _short(text: str, n: int = 200) -> str:
+    """For log lines: a question is logged, a megabyte of one is not."""
+    return text if len(text) <= n else f"{text[:n]}… ({len(text):,} characters)"
+
+
+def client_of(request: Any) -> str:
+    """The client's address (not X-Forwarded-For, which the client can write itself); behind
+    a proxy every user shares the proxy's address, so the per-client limit becomes global."""
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "local")
+
+
+class Throttle:
+    """Wrong staff passwords within `window` seconds, per client and over all clients: past
+    `per_client` wrong ones a client is refused for `cooldown` seconds, past `overall` everyone
+    is for `overall_cooldown` (a guesser with many addresses). A refused attempt is not checked
+    at all, so the right password is refused too while locked: otherwise guessing goes on."""
+
+    def __init__(
+        self,
+        per_client: int = 5,
+        overall: int = 30,
+        window: float = 300.0,
+        cooldown: float = 300.0,
+        overall_cooldown: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_client, self.overall, self.window = per_client, overall, window
+        self.cooldown, self.overall_cooldown, self.clock = cooldown, overall_cooldown, clock
+        self._lock = threading.Lock()
+        self._wrong: dict[str, deque[float]] = {}
+        self._all: deque[float] = deque()
+        self._until: dict[str, float] = {}
+        self._all_until = 0.0
+
+    def _expire(self, now: float) -> None:
+        while self._all and self._all[0] <= now - self.window:
+            self._all.popleft()
+        for client in [c for c, times in self._wrong.items() if not times or times[-1] <= now - self.window]:
+            del self._wrong[client]  # nobody's old mistakes are kept: memory stays bounded
+        for client in [c for c, until in self._until.items() if until <= now]:
+            del self._until[client]
+
+    def wait(self, client: str) -> float:
+        """Seconds until `client` may try again; 0 when it may now."""
+        with self._lock:
+            now = self.clock()
+            return max(self._until.get(client, 0.0), self._all_until) - now if self._blocked(client, now) else 0.0
+
+    def _blocked(self, client: str, now: float) -> bool:
+        return self._until.get(client, 0.0) > now or self._all_until > now
+
+    def failed(self, client: str) -> tuple[int, int]:
+        """Count a wrong password; returns the wrong ones within the window (client, overall)."""
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            times = self._wrong.setdefault(client, deque())
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            times.append(now)
+            self._all.append(now)
+            if len(times) >= self.per_client:
+                self._until[client] = now + self.cooldown
+                times.clear()
+            if len(self._all) >= self.overall:
+                self._all_until = now + self.overall_cooldown
+                self._all.clear()
+            return len(times), len(self._all)
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._wrong.pop(client, None)
 
 
 def user_html(question: str) -> str:
@@ -156,8 +301,13 @@ class Handlers:
     def __init__(self, engine: Any, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self.feedback = FeedbackLog(settings.data_dir)
+        self.feedback = FeedbackLog(settings.data_dir, max_question_chars=settings.max_question_chars)
         self.refresher = Refresher(engine)
+        self.throttle = Throttle()
+        self.wrong_password_pause = WRONG_PASSWORD_PAUSE
+        # Uploads a kill or a full disk left half-written (not a younger one: another process
+        # on the same corpus, such as `python -m qa index`, may be writing it).
+        clean_leftovers(settings.corpus_dir)
 
     # --- chat -------------------------------------------------------------------------------
 
@@ -172,6 +322,11 @@ class Handlers:
             gr.Warning(message("empty", lang))
             yield history, render.sources_panel(groups, lang), convo, groups, question
             return
+        if bad_text(question, docs):
+            log.info("refused a question with a lone surrogate")  # a message, not a traceback
+            gr.Warning(t("bad_text", lang))
+            yield history, gr.skip(), convo, groups, _SURROGATE.sub("", question)
+            return
         history.append({"role": "user", "content": user_html(question)})
         waiting = {"role": "assistant", "content": f'<div class="qa-wait">{render.label("searching", lang)}</div>'}
         yield history + [waiting], gr.skip(), convo, groups, ""
@@ -185,7 +340,7 @@ class Handlers:
             yield history, gr.skip(), convo, groups, question  # the question stays, to be edited
             return
         except Exception:
-            log.exception("answering failed for %r", question)
+            log.exception("answering failed for %r", _short(question))
             history.append({"role": "assistant", "content": message("error", lang)})
             yield history, gr.skip(), convo, groups, question
             return
@@ -267,6 +422,9 @@ class Handlers:
         if g is not None and (text or "").strip():
             try:
                 self.feedback.record(g["question"], g["record"], pending["vote"], text, answer_id=g["id"])
+            except FieldTooLong as exc:  # the box stays open with the text, to be shortened
+                gr.Warning(t("reason_too_long", lang, limit=exc.limit))
+                return gr.update(), pending, gr.update()
             except Exception:
                 log.exception("could not store feedback")
                 gr.Warning(message("error", lang))
@@ -280,7 +438,14 @@ class Handlers:
         the same record as `python -m qa ask --json`, or {"error": message}. `docs` limits the
         search to some documents, as `ask --doc` does: a glob over the file name ("刑法/*",
         "*.pdf") or text the file name or title contains; "" searches them all."""
+        if not isinstance(question, str) or not isinstance(history_json, str) or not isinstance(docs, str):
+            return {"error": "bad input: question, history_json and docs must be strings"}
         lang = detect_lang(question or "")
+        if bad_text(question, history_json, docs):
+            return {"error": t("bad_text", lang)}
+        # Earlier turns: at most 50 questions' worth, parsed only then.
+        if len(history_json) > 50 * self.settings.max_question_chars:
+            return {"error": "bad input: history_json too long"}
         try:
             earlier = json.loads(history_json or "[]")
             if not isinstance(earlier, list):
@@ -292,19 +457,36 @@ class Handlers:
             return {"error": message(exc.key, lang, **exc.params)}
         except ValueError as exc:  # includes malformed JSON
             return {"error": f"bad input: {exc}"}
+        except RecursionError:
+            return {"error": "bad input: history_json nested too deeply"}
         except Exception:
-            log.exception("api ask failed for %r", question)
+            log.exception("api ask failed for %r", _short(question))
             return {"error": message("error", lang)}
         self._log_not_found(question, rec)
         return rec
 
     def api_feedback(self, question: str, answer_json: str, vote: str, reason: str = "") -> dict:
         """Store a vote ('up' or 'down', optional reason) on an answer returned by /ask."""
+        lang = detect_lang(question or "") if isinstance(question, str) else "en"
         try:
+            if not all(isinstance(x, str) for x in (question, answer_json, vote, reason)):
+                raise ValueError("question, answer_json, vote and reason must be strings")
+            if bad_text(question, reason):
+                return {"ok": False, "error": t("bad_text", lang)}
+            if len(answer_json) > 1024 * 1024:  # sized before parsing; the stored line is capped too
+                raise FieldTooLong("record", 1024 * 1024)
             rec = json.loads(answer_json)
             if not isinstance(rec, dict) or vote not in ("up", "down"):
                 raise ValueError("answer_json must be the /ask record and vote 'up' or 'down'")
             self.feedback.record(question, rec, vote, reason)
+        except FieldTooLong as exc:
+            if exc.field == "reason":
+                return {"ok": False, "error": t("reason_too_long", lang, limit=exc.limit)}
+            if exc.field == "question":
+                return {"ok": False, "error": message("too_long", lang, limit=exc.limit)}
+            return {"ok": False, "error": f"bad input: {exc}"}
+        except RecursionError:
+            return {"ok": False, "error": "bad input: answer_json nested too deeply"}
         except ValueError as exc:
             return {"ok": False, "error": f"bad input: {exc}"}
         except Exception:
@@ -314,52 +496,73 @@ class Handlers:
 
     # --- staff -----------------------------------------------------------------------------
 
-    def check_password(self, password: str, lang: str) -> str:
-        """'' when the password is right, else the message to show (area disabled / wrong)."""
+    def check_password(self, password: str, lang: str, client: str = "local") -> str:
+        """'' when the password is right, else the message to show (area disabled / wrong /
+        too many wrong ones). Every wrong attempt and every refusal is logged, never the
+        password; an empty password is no guess and is not counted."""
         expected = self.settings.staff_password
         if not expected:
             return t("staff_disabled", lang)
-        if not hmac.compare_digest((password or "").encode("utf-8"), expected.encode("utf-8")):
-            time.sleep(WRONG_PASSWORD_PAUSE)
+        wait = self.throttle.wait(client)
+        if wait > 0:
+            log.warning("staff password attempt from %s refused: too many wrong ones (%.0f s left)", client, wait)
+            return t("too_many_attempts", lang, minutes=max(1, math.ceil(wait / 60)))
+        if not hmac.compare_digest((password or "").encode("utf-8", "surrogatepass"), expected.encode("utf-8")):
+            if password:
+                mine, overall = self.throttle.failed(client)
+                log.warning("wrong staff password from %s (%d from it, %d overall recently)", client, mine, overall)
+            time.sleep(self.wrong_password_pause)
             return t("wrong_password", lang)
+        self.throttle.succeeded(client)
         return ""
 
-    def store(self, name: str, data: bytes, lang: str) -> tuple[bool, str]:
+    def store(self, name: str, data: bytes, lang: str, replace: bool = False) -> tuple[bool, str]:
         try:
-            save_upload(self.settings.corpus_dir, name, data, self.settings.max_file_bytes)
+            existed = bool(replace) and same_name(self.settings.corpus_dir, name) is not None
+            save_upload(self.settings.corpus_dir, name, data, self.settings.max_file_bytes, replace=bool(replace))
         except DocumentError as exc:
-            return False, t("refused", lang, name=name, reason=exc)
+            return False, t("refused", lang, name=name, reason=refusal(exc, lang))
         except OSError:
             log.exception("could not save upload %r", name)
             return False, t("refused", lang, name=name, reason=message("error", lang))
-        log.info("staff uploaded %s (%d bytes)", name, len(data))
-        return True, t("saved", lang, name=name)
+        log.info("staff uploaded %s (%d bytes)%s", name, len(data), " replacing the old version" if existed else "")
+        return True, t("replaced" if existed else "saved", lang, name=name)
 
-    def upload_files(self, password: str, files: list | None, lang: str) -> tuple[str, str, Any]:
+    def upload_files(
+        self, password: str, files: list | None, lang: str, replace: bool = False, request: gr.Request | None = None
+    ) -> tuple[str, str, Any]:
         """The staff form: save each file (or say why not), then refresh the index in the background.
         Returns what happened to each file, the index status, and whether to keep polling it."""
-        denied = self.check_password(password, lang)
+        denied = self.check_password(password, lang, client_of(request))
         if denied:
             return render.notice([denied], ok=False), "", gr.Timer(active=False)
         if not files:
             return render.notice([t("no_files", lang)], ok=False), "", gr.Timer(active=False)
         results = []
+        limit = self.settings.max_file_bytes
         for f in files:
             path = Path(str(f))  # Gradio keeps the uploaded file's own name, without any folders
             try:
+                # Gradio has stored the file (up to max_file_size, see launch); its size is
+                # checked before it is read into memory.
+                size = path.stat().st_size
+                if size > limit:
+                    reason = t("too_large", lang, size=f"{size:,}", limit=f"{limit:,}")
+                    results.append((False, t("refused", lang, name=path.name, reason=reason)))
+                    continue
                 data = path.read_bytes()
             except OSError:
                 log.exception("could not read upload %s", path)
                 results.append((False, t("refused", lang, name=path.name, reason=message("error", lang))))
                 continue
-            results.append(self.store(path.name, data, lang))
+            results.append(self.store(path.name, data, lang, replace))
         if any(ok for ok, _ in results):
             self.refresher.request()
         notes = "".join(render.notice([m], ok=ok) for ok, m in results)
         return notes, self._status_html(lang), gr.Timer(active=self.refresher.running)
 
-    def status(self, password: str, lang: str) -> tuple[str, Any]:
-        denied = self.check_password(password, lang)
+    def status(self, password: str, lang: str, request: gr.Request | None = None) -> tuple[str, Any]:
+        denied = self.check_password(password, lang, client_of(request))
         if denied:
             return render.notice([denied], ok=False), gr.Timer(active=False)
         return self._status_html(lang), gr.Timer(active=self.refresher.running)
@@ -375,25 +578,35 @@ class Handlers:
             status, self.refresher.running, self.refresher.last_error, lang, [], self.refresher.progress
         )
 
-    def api_upload(self, password: str, name: str, content_base64: str) -> dict:
-        """Add one document (its bytes base64-encoded) to the corpus and refresh the index."""
+    def api_upload(
+        self, password: str, name: str, content_base64: str, replace: bool = False, request: gr.Request | None = None
+    ) -> dict:
+        """Add one document (its bytes base64-encoded) to the corpus and refresh the index. A
+        document of the same name (case aside) is refused unless `replace`; then the old
+        version is kept in the corpus folder's .replaced/ folder."""
         lang = "en"
-        denied = self.check_password(password, lang)
+        denied = self.check_password(password, lang, client_of(request))
         if denied:
             return {"ok": False, "error": denied}
+        if not isinstance(name, str) or not isinstance(content_base64, str):
+            return {"ok": False, "error": "name and content_base64 must be strings"}
+        limit = self.settings.max_file_bytes
+        if len(content_base64) > 4 * math.ceil(limit / 3) + 4:  # sized before decoding
+            reason = t("too_large", lang, size=f"~{len(content_base64) * 3 // 4:,}", limit=f"{limit:,}")
+            return {"ok": False, "error": t("refused", lang, name=name, reason=reason)}
         try:
             data = base64.b64decode(content_base64, validate=True)
         except (binascii.Error, ValueError):
             return {"ok": False, "error": "content_base64 is not valid base64"}
-        ok, note = self.store(name, data, lang)
+        ok, note = self.store(name, data, lang, bool(replace))
         if not ok:
             return {"ok": False, "error": note}
         self.refresher.request()
         return {"ok": True, "message": note}
 
-    def api_status(self, password: str) -> dict:
+    def api_status(self, password: str, request: gr.Request | None = None) -> dict:
         """Index status and whether a refresh is running (staff only)."""
-        denied = self.check_password(password, "en")
+        denied = self.check_password(password, "en", client_of(request))
         if denied:
             return {"ok": False, "error": denied}
         try:
@@ -411,11 +624,18 @@ class Handlers:
         )
         return status
 
-    def remove(self, password: str, name: str | None, lang: str, progress: Any = gr.Progress()) -> tuple[str, Any]:  # noqa: B008 - gradio injects its tracker through this default
+    def remove(
+        self,
+        password: str,
+        name: str | None,
+        lang: str,
+        progress: Any = gr.Progress(),  # noqa: B008 - gradio injects its tracker through this default
+        request: gr.Request | None = None,
+    ) -> tuple[str, Any]:
         """The staff form: delete the chosen document and re-index at once (the old index keeps
         serving meanwhile); says what the collection holds afterwards. Returns the message and
         the index status with the refreshed list."""
-        denied = self.check_password(password, lang)
+        denied = self.check_password(password, lang, client_of(request))
         if denied:
             return render.notice([denied], ok=False), ""  # and no list for a wrong password
         ok, note = self._remove(name, lang, lambda stage, done, total: progress((done, total or None), desc=stage))
@@ -438,10 +658,10 @@ class Handlers:
         log.info("staff removed %s: %d documents, %d chunks left", name, report.documents, report.chunks)
         return True, t("removed", lang, name=name, documents=report.documents, chunks=report.chunks)
 
-    def api_remove(self, password: str, name: str) -> dict:
+    def api_remove(self, password: str, name: str, request: gr.Request | None = None) -> dict:
         """Delete one document (by its name in /status document_names) and re-index; returns the
         documents and chunks the collection holds afterwards."""
-        denied = self.check_password(password, "en")
+        denied = self.check_password(password, "en", client_of(request))
         if denied:
             return {"ok": False, "error": denied}
         ok, note = self._remove(name, "en")
@@ -456,7 +676,9 @@ class Handlers:
         # For follow-up events the client cannot call: the password was already checked (and
         # a wrong one paid its pause) by the event they follow.
         expected = self.settings.staff_password
-        return bool(expected) and hmac.compare_digest((password or "").encode("utf-8"), expected.encode("utf-8"))
+        return bool(expected) and hmac.compare_digest(
+            (password or "").encode("utf-8", "surrogatepass"), expected.encode("utf-8")
+        )
 
     def filter_menu(self, lang: str, value: str | None) -> tuple[Any, str]:
         """The ask tab's document menu for the collection as it is now (on page load)."""
@@ -504,6 +726,7 @@ class Handlers:
             staff_text,
             gr.Textbox(label=t("password", lang)),
             gr.File(label=t("files", lang)),
+            gr.Checkbox(label=t("replace", lang)),
             gr.Button(value=t("upload", lang)),
             gr.Button(value=t("show_status", lang)),
             # The menu's "all documents" and folder entries are labelled in the language too.
@@ -610,8 +833,10 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                 with gr.Group(visible=bool(settings.staff_password)):
                     password = gr.Textbox(label=t("password", lang0), type="password", elem_id="qa-password")
                     files = gr.File(label=t("files", lang0), file_count="multiple", elem_id="qa-files")
+                    replace = gr.Checkbox(False, label=t("replace", lang0), elem_id="qa-replace")
                     with gr.Row():
                         upload = gr.Button(t("upload", lang0), variant="primary")
+                        upload_api = gr.Button(visible=False)
                         show_status = gr.Button(t("show_status", lang0))
                     with gr.Row(equal_height=True):
                         remove_choice = gr.Dropdown(
@@ -672,6 +897,7 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                 staff_note,
                 password,
                 files,
+                replace,
                 upload,
                 show_status,
                 doc_filter,
@@ -691,6 +917,16 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
             queue=False,
         )
         upload.click(
+            h.upload_files,
+            [password, files, lang, replace],
+            [upload_result, status, timer],
+            api_name="staff_upload_form",
+            api_visibility="private",
+        ).then(**menus)
+        # Programs that drive the form call /staff_upload with (password, files, lang), as before
+        # the replace box existed; an undocumented endpoint gets no defaults filled in by the
+        # client, so it keeps its three inputs on a trigger of its own (and never replaces).
+        upload_api.click(
             h.upload_files,
             [password, files, lang],
             [upload_result, status, timer],
@@ -729,9 +965,10 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs: Any) -> Any:
         server_port=settings.port,
         css=render.CSS,
         head=render.HEAD,
-        # Far larger uploads are stopped at the door; anything nearer the limit reaches
-        # save_upload, which refuses it with a message naming the limit.
-        max_file_size=settings.max_file_bytes * 4 + 1024 * 1024,
+        # Gradio's upload route takes files before any handler (and so before the password is
+        # checked): it counts the bytes as they stream in and stops a file at this size, and
+        # the page refuses a larger file before sending it. Only the limit itself gets in.
+        max_file_size=settings.max_file_bytes,
         footer_links=["api"],
         show_error=False,
         **kwargs,

@@ -247,3 +247,27 @@ def test_jsonl_doc_contract_with_a_recording_engine():
     assert out[3] == {"id": 4, "error": 'No document has a file name or title matching "none1".'}
     assert set(out[4]) == {"id", "error"}
     assert [o["id"] for o in out] == [1, 2, 3, 4, 5]
+
+
+def test_jsonl_invalid_utf8_a_lone_surrogate_and_deep_nesting_do_not_stop_the_batch(env):
+    """Issue 12: each of these lines ended the batch with a traceback and exit 1."""
+    lines = [
+        b'{"id": "bytes", "question": "\xb2\xbb\xca\xc7 UTF-8"}',  # GBK, not UTF-8
+        b'{"id": "surrogate", "question": "\\ud800"}',
+        b'{"question": ' * 100_000,
+        json.dumps({"id": "ok", "question": "岳阳片区的重点是什么？"}, ensure_ascii=False).encode(),
+    ]
+    r = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "--jsonl"],
+        cwd=ROOT,
+        env=env,
+        input=b"\n".join(lines) + b"\n",
+        capture_output=True,
+        timeout=600,
+    )
+    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
+    out = [json.loads(x) for x in r.stdout.decode("utf-8").splitlines()]
+    assert [o["id"] for o in out] == ["line-1", "line-2", "line-3", "ok"]
+    assert "not valid UTF-8" in out[0]["error"] and "lone surrogate" in out[1]["error"]
+    assert "nested too deeply" in out[2]["error"]
+    assert out[3]["answered"] and "临港经济" in out[3]["answer"]

@@ -111,3 +111,53 @@ def test_the_cli_lists_the_candidates(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     [rec] = [json.loads(x) for x in out.stdout.splitlines()]
     assert rec["question"] == "岳阳片区的重点是什么？" and rec["reason"] == "引用不对"
+
+
+# --- issue 12: an append log that can never glue two records ------------------------------------
+
+
+def test_a_torn_tail_is_moved_aside_so_the_next_vote_is_kept(tmp_path: Path) -> None:
+    log = FeedbackLog(tmp_path)
+    log.record("first", ANSWER, "down", answer_id="a1")
+    with open(tmp_path / "feedback.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"question": "half a li')  # a full disk mid-write: no newline
+    log.record("second", ANSWER, "down", answer_id="a2")  # was glued to the torn line and lost
+    assert [r["question"] for r in log.candidates()] == ["first", "second"]
+    assert [r["id"] for r in lines(tmp_path / "feedback.jsonl")] == ["a1", "a2"]  # every line whole
+    assert (tmp_path / "feedback.jsonl.torn").read_text("utf-8") == '{"question": "half a li\n'
+
+
+def test_a_whole_record_missing_only_its_newline_is_kept(tmp_path: Path) -> None:
+    (tmp_path / "not_found.jsonl").write_text(json.dumps({"id": "x", "question": "kept"}), "utf-8")
+    FeedbackLog(tmp_path).record_not_found("next", NOT_FOUND)
+    assert [r["question"] for r in lines(tmp_path / "not_found.jsonl")] == ["kept", "next"]
+    assert not (tmp_path / "not_found.jsonl.torn").exists()
+
+
+def test_a_failed_write_is_cut_off_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    log = FeedbackLog(tmp_path)
+    log.record("first", ANSWER, "down")
+    real_write = os.write
+
+    def half_then_full_disk(fd: int, data: bytes) -> int:
+        real_write(fd, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full_disk)
+    with pytest.raises(OSError):
+        log.record("lost", ANSWER, "down")
+    monkeypatch.setattr(os, "write", real_write)
+    log.record("third", ANSWER, "down")
+    assert [r["question"] for r in lines(tmp_path / "feedback.jsonl")] == ["first", "third"]
+
+
+def test_each_record_is_one_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    writes: list[bytes] = []
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: writes.append(bytes(data)) or real_write(fd, data))
+    FeedbackLog(tmp_path).record("问" * 2000, {**ANSWER, "answer": "答" * 20_000}, "down", "因" * 2000)
+    assert len(writes) == 1 and writes[0].endswith(b"\n") and writes[0].count(b"\n") == 1

@@ -21,7 +21,7 @@ from qa import answer as answering
 from qa.answerability import Calibration, Evidence
 from qa.chat import BadQuestion, Turn, clean_question, resolve_followup, split_turns
 from qa.embed import Embedder, load_crosslingual, load_embedder, load_latent
-from qa.indexer import BuildReport, Progress, open_or_build
+from qa.indexer import BuildReport, Progress, open_or_build, open_stale
 from qa.lang import detect_lang, message
 from qa.load import remove_document
 from qa.output import source_label
@@ -112,7 +112,11 @@ class Engine:
         rebuild: bool = False,
         calibration: Calibration | None = None,
         latent: LatentTerms | None = None,
+        serve_stale: bool = False,
     ) -> None:
+        """`serve_stale`: when the stored index is only out of date (documents changed, same
+        models), serve it at once and leave the rebuild to the caller (the app refreshes it in
+        the background): after a crash mid-refresh the app answered nothing for minutes."""
         self.settings = settings
         self.embedder = embedder or load_embedder(settings)
         # A given (fake) embedder brings its own companions; otherwise the configured ones load.
@@ -120,7 +124,17 @@ class Engine:
         self.latent = latent if latent is not None or embedder is not None else load_latent(settings, self.embedder)
         self._refresh_lock = threading.Lock()
         self.calibration = calibration or Calibration.load()
-        stored, self.report = open_or_build(settings, self.embedder, self.second, force=rebuild, latent=self.latent)
+        # Why the index served is out of date while a rebuild is pending ("" when it is current).
+        self.stale = ""
+        found = open_stale(settings) if serve_stale and not rebuild else None
+        if found is not None:
+            stored, self.stale = found
+            log.info("serving the previous index while it is rebuilt (%s)", self.stale)
+            self.report = BuildReport(len(stored.manifest.get("documents", {})), len(stored.chunks), 0.0, False)
+        else:
+            stored, self.report = open_or_build(
+                settings, self.embedder, self.second, force=rebuild, latent=self.latent
+            )
         self.use(stored)
 
     def use(self, stored: StoredIndex) -> None:
@@ -140,8 +154,9 @@ class Engine:
             stored, report = open_or_build(
                 self.settings, self.embedder, self.second, progress=progress, latent=self.latent
             )
-            if report.rebuilt:
+            if report.rebuilt or self.stale:
                 self.use(stored)
+            self.stale = ""
             self.report = report
             return report
 
@@ -322,4 +337,5 @@ class Engine:
             "built_at": m.get("built_at", ""),
             "model": m.get("model", ""),
             "skipped": m.get("skipped", {}),
+            "stale": self.stale,
         }

@@ -275,6 +275,24 @@ def build(
     )
 
 
+def open_stale(settings: Settings) -> tuple[store.StoredIndex, str] | None:
+    """The stored index and why it is out of date, when it can answer while its successor is
+    built: it was made by the same models, recipe and libraries, and only the documents
+    differ. None when it is current (open_or_build serves it) or when it cannot answer at all
+    (another model's vectors, an unreadable folder): then the caller must build first."""
+    manifest = store.read_manifest(settings.index_dir)
+    reason = mismatch(manifest, settings)
+    if not reason or manifest is None:
+        return None
+    want = identity(settings, {})
+    if any(manifest.get(k) != v for k, v in want.items() if k != "corpus"):
+        return None
+    try:
+        return store.load(settings.index_dir), reason
+    except store.IndexUnreadable:
+        return None
+
+
 def open_or_build(
     settings: Settings,
     embedder: Embedder,

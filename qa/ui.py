@@ -308,6 +308,8 @@ class Handlers:
         # Uploads a kill or a full disk left half-written (not a younger one: another process
         # on the same corpus, such as `python -m qa index`, may be writing it).
         clean_leftovers(settings.corpus_dir)
+        if getattr(engine, "stale", ""):  # the engine serves the previous index: bring it up to date
+            self.refresher.request()
 
     # --- chat -------------------------------------------------------------------------------
 
@@ -980,7 +982,8 @@ def main() -> gr.Blocks:
     from qa.engine import Engine
 
     settings = Settings.from_env()
-    engine = Engine(settings)
+    # An index that is only out of date answers at once; the handlers rebuild it in the background.
+    engine = Engine(settings, serve_stale=True)
     log.info("index: %s", engine.status())
     demo = build_app(engine, settings)
     launch(demo, settings)

@@ -132,9 +132,7 @@ class Engine:
             log.info("serving the previous index while it is rebuilt (%s)", self.stale)
             self.report = BuildReport(len(stored.manifest.get("documents", {})), len(stored.chunks), 0.0, False)
         else:
-            stored, self.report = open_or_build(
-                settings, self.embedder, self.second, force=rebuild, latent=self.latent
-            )
+            stored, self.report = open_or_build(settings, self.embedder, self.second, force=rebuild, latent=self.latent)
         self.use(stored)
 
     def use(self, stored: StoredIndex) -> None:

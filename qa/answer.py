@@ -111,14 +111,18 @@ def sentence_scores(keywords: str, sentences: list[Sentence], bm25: BM25, questi
 
 
 def select(keywords: str, sentences: list[Sentence], bm25: BM25, question: str = "") -> list[Sentence]:
-    """The best-supported sentences, at most MAX_SENTENCES, in reading order of their passages."""
+    """The sentence that answers best first, then at most MAX_SENTENCES - 1 other well-supported
+    sentences in reading order of their passages. A reader takes the first sentence for the
+    answer: general context ("湖南自贸区涵盖长沙、岳阳、郴州三大片区…") in front of the
+    sentence about 郴州 buried it."""
     scores = sentence_scores(keywords, sentences, bm25, question)
     if not scores:
         return []
     best = max(scores)
     ranked = sorted(range(len(sentences)), key=lambda i: -scores[i])
     keep = [i for i in ranked if scores[i] >= RELATIVE_KEEP * best][:MAX_SENTENCES]
-    return sorted((sentences[i] for i in keep), key=lambda s: (s.passage.rank, s.start))
+    rest = sorted((sentences[i] for i in keep[1:]), key=lambda s: (s.passage.rank, s.start))
+    return [sentences[keep[0]], *rest]
 
 
 def shortlist(keywords: str, sentences: list[Sentence], bm25: BM25, question: str, n: int) -> list[Sentence]:

@@ -42,6 +42,8 @@ def test_answers_about_the_seed_page_stay_the_same_when_unrelated_documents_are_
     (more / "library.txt").write_text(LIBRARY, "utf-8")
     (more / "regulation.md").write_text(REGULATION, "utf-8")
     first = Engine(Settings.from_env(corpus_dir=alone, index_dir=tmp_path / "i-alone", data_dir=tmp_path / "d"))
+    # The seed page's vectors come from the first build's cache: only the new documents are embedded.
+    shutil.copytree(tmp_path / "i-alone" / "cache", tmp_path / "i-more" / "cache")
     # The same models, so the only difference is the collection.
     second = Engine(
         Settings.from_env(corpus_dir=more, index_dir=tmp_path / "i-more", data_dir=tmp_path / "d"),

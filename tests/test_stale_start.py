@@ -6,12 +6,11 @@ the corpus while it was down) it answered nothing until the build ended (127 s m
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_ui import PASSWORD, UNIQUE, ask, cited, running_app
+from test_ui import UNIQUE, ask, cited, running_app, wait_until_indexed
 
 from qa import store
 from qa.engine import Engine
@@ -66,13 +65,6 @@ def test_the_app_answers_from_the_previous_index_while_it_rebuilds_at_start(tmp_
         rec = ask(client, "岳阳要打造什么中心？")
         assert rec["outcome"] != "not_found" and any(s["doc"] == "old.txt" for s in cited(rec)), rec["answer"]
         assert "航运物流中心" in rec["answer"]
-        deadline = time.monotonic() + 300
-        while True:
-            status = client.predict(PASSWORD, api_name="/status")
-            if not status["refreshing"] and "xinghe-library.txt" in status["document_names"]:
-                break
-            assert time.monotonic() < deadline, status
-            time.sleep(1)
-        assert not status["last_error"]
+        assert not wait_until_indexed(client, "xinghe-library.txt")["last_error"]
         rec = ask(client, "星河市图书馆的开放时间是什么？")
         assert rec["outcome"] == "answered" and any(s["doc"] == "xinghe-library.txt" for s in cited(rec))

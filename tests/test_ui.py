@@ -122,6 +122,17 @@ def ask(client, question: str, history: list[dict] | None = None) -> dict:
     return client.predict(question, json.dumps(history or [], ensure_ascii=False), api_name="/ask")
 
 
+def wait_until_indexed(client, name: str, seconds: float = 300) -> dict:
+    """Poll the staff status until no refresh runs and `name` is indexed; returns the status."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status = client.predict(PASSWORD, api_name="/status")
+        if not status["refreshing"] and name in status["document_names"]:
+            return status
+        assert time.monotonic() < deadline, status
+        time.sleep(1)
+
+
 def text_of(message: dict) -> str:
     """A chat message's content as HTML text (Gradio returns it as a list of typed parts)."""
     content = message["content"]
@@ -297,13 +308,7 @@ def test_accepted_upload_is_indexed_in_the_background_and_answers(client, app, t
     assert (app.corpus / "xinghe-library.txt").read_bytes() == UNIQUE
     # While the index rebuilds, questions are still answered (from the old index).
     assert ask(client, "岳阳片区的重点是什么？")["outcome"] == "answered"
-    deadline = time.monotonic() + 300
-    while True:
-        status = client.predict(PASSWORD, api_name="/status")
-        if not status["refreshing"] and "xinghe-library.txt" in status["document_names"]:
-            break
-        assert time.monotonic() < deadline, status
-        time.sleep(1)
+    status = wait_until_indexed(client, "xinghe-library.txt")
     assert status["documents"] == 2 and not status["last_error"]
     rec = ask(client, "星河市图书馆的开放时间是什么？")
     assert rec["outcome"] == "answered", rec["answer"]

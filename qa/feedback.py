@@ -27,11 +27,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from qa.settings import Settings
+
 log = logging.getLogger(__name__)
 
 VOTES = ("up", "down", None)  # None: the user withdrew the vote
 MAX_REASON_CHARS = 2000
-MAX_QUESTION_CHARS = 2000  # as Settings.max_question_chars: a longer question was never answered
 # A stored line repeats the answer and its sources from the caller's record; a real one is a
 # few kilobytes (50 sources at most), so this only stops a record built to fill the disk.
 MAX_LINE_BYTES = 256 * 1024
@@ -50,7 +51,8 @@ class FeedbackLog:
     def __init__(
         self,
         data_dir: Path | str,
-        max_question_chars: int = MAX_QUESTION_CHARS,
+        # A longer question was never answered: the same limit as the question box.
+        max_question_chars: int = Settings.max_question_chars,
         max_reason_chars: int = MAX_REASON_CHARS,
     ) -> None:
         self.dir = Path(data_dir)

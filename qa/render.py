@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from qa.lang import message
@@ -39,14 +40,25 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Ask a question: the passages the answer cites appear here, with the quoted sentences highlighted.",
     },
     "show_full": {"zh": "展开全文", "en": "Show the whole passage"},
+    "back": {"zh": "↑ 回到答案", "en": "↑ Back to the answer"},
+    "below": {"zh": "↓ 引用的原文在下方“来源”中", "en": "↓ The quoted passages are below, under “Sources”"},
+    "dated": {"zh": "文件日期 {date}", "en": "dated {date}"},
+    "collection": {
+        "zh": "文件库：{documents} 篇文件，最新文件日期 {newest}",
+        "en": "Collection: {documents} documents, the newest dated {newest}",
+    },
+    "collection_empty": {"zh": "文件库中还没有文件。", "en": "The collection has no documents yet."},
+    "copy_sources": {"zh": "来源：", "en": "Sources:"},
+    "copy_nearest": {"zh": "相关段落：", "en": "Nearest passages:"},
     "hide_full": {"zh": "收起", "en": "Show less"},
     "for_question": {"zh": "问题：", "en": "Question: "},
     "searching": {"zh": "正在检索文档…", "en": "Searching the documents…"},
     # The page around the answers (qa.ui).
-    "header": {
-        "zh": "<h1>文件问答</h1><p>答案只取自已收录的公开文件，每句都标注来源 [n]，点击标注查看原文。</p>",
-        "en": "<h1>Document Q&amp;A</h1><p>Answers come only from the published documents; every sentence "
-        "cites its source [n] — click a marker to see the passage.</p>",
+    "title": {"zh": "文件问答", "en": "Document Q&A"},
+    "subtitle": {
+        "zh": "答案只取自已收录的公开文件，每句都标注来源 [n]，点击标注查看原文。",
+        "en": "Answers come only from the published documents; every sentence cites its source [n] — click a "
+        "marker to see the passage.",
     },
     "tab_ask": {"zh": "问答", "en": "Ask"},
     "tab_staff": {"zh": "员工区", "en": "Staff"},
@@ -74,14 +86,17 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "The staff area is disabled: QA_STAFF_PASSWORD is not set on the server.",
     },
     "staff_intro": {
-        "zh": "上传 .txt / .md 文件加入文件库，或从文件库删除文件；索引在后台更新，期间问答照常使用旧索引。"
-        "输入密码后按回车，可查看文件列表。",
-        "en": "Upload .txt / .md files to the collection, or remove documents from it; the index updates in the "
-        "background while questions are still answered from the current one. Press Enter after the password "
-        "to see the list of documents.",
+        "zh": "上传文件（PDF、Word、HTML、.txt、.md）加入文件库，或从文件库删除文件；索引在后台更新，"
+        "期间问答照常使用旧索引。请先输入员工密码登录。",
+        "en": "Upload documents (PDF, Word, HTML, .txt, .md) to the collection, or remove documents from it; the "
+        "index updates in the background while questions are still answered from the current one. Sign in "
+        "with the staff password first.",
     },
     "password": {"zh": "员工密码", "en": "Staff password"},
-    "files": {"zh": "文件（.txt / .md）", "en": "Files (.txt / .md)"},
+    "sign_in": {"zh": "登录", "en": "Sign in"},
+    "sign_out": {"zh": "退出登录", "en": "Sign out"},
+    "signed_in": {"zh": "已登录员工区。", "en": "Signed in to the staff area."},
+    "files": {"zh": "文件（PDF、Word、HTML、.txt、.md）", "en": "Files (PDF, Word, HTML, .txt, .md)"},
     "upload": {"zh": "上传并更新索引", "en": "Upload and update the index"},
     "show_status": {"zh": "查看索引状态", "en": "Show index status"},
     "wrong_password": {"zh": "密码不正确。", "en": "Wrong password."},
@@ -141,22 +156,81 @@ def _text_html(text: str) -> str:
 
 
 def anchor(turn: int, n: int) -> str:
+    """The id of source card `n` of answer `turn`."""
     return f"a{turn}-s{n}"
 
 
-def answer_body(text: str, turn: int, cited: set[int]) -> str:
-    """The answer text, escaped, with each cited [n] turned into a link to its source card."""
+def sentence_anchor(turn: int, m: int) -> str:
+    """The id of the sentence that marker `m` of answer `turn` quotes, inside its card."""
+    return f"a{turn}-q{m}"
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One citation marker as shown: `m` numbers the quoted sentences of an answer in order (one
+    marker per sentence, so two sentences of one passage get two numbers), `n` is the source it
+    cites (the record's number), `sentence` the quoted sentence ("" when it cannot be told)."""
+
+    m: int
+    n: int
+    sentence: str
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _matching(said: str, quoted: list[str], k: int) -> str:
+    """Which of a source's quoted sentences the answer text `said` (before a marker) is: the
+    same words, else one containing the other, else the k-th (the engine quotes in order)."""
+    s = _squash(said)
+    for test in (lambda q: _squash(q) == s, lambda q: s and (_squash(q) in s or s in _squash(q))):
+        found = [q for q in quoted if test(q)]
+        if found:
+            return found[0]
+    return quoted[k] if k < len(quoted) else ""
+
+
+def markers(rec: dict[str, Any]) -> list[Marker]:
+    """The answer's citation markers in order, each tied to the sentence it quotes. A bracketed
+    number that cites no source is the document's own text and gets no marker."""
+    quoted = {
+        s["n"]: [q.strip() for q in s.get("quoted", []) if q.strip()]
+        for s in rec.get("sources", [])
+        if s.get("n") is not None
+    }
+    answer = rec.get("answer", "")
+    out: list[Marker] = []
+    used: dict[int, int] = {}
+    prev = 0
+    for mt in _MARKER.finditer(answer):
+        n = int(mt.group(1))
+        if n not in quoted:
+            continue
+        # The sentence is what the answer says since the previous marker or line break.
+        start = max(prev, answer.rfind("\n", 0, mt.start()) + 1)
+        out.append(Marker(len(out) + 1, n, _matching(answer[start : mt.start()], quoted[n], used.get(n, 0))))
+        used[n] = used.get(n, 0) + 1
+        prev = mt.end()
+    return out
+
+
+def answer_body(text: str, turn: int, marks: list[Marker]) -> str:
+    """The answer text, escaped, with each citation marker renumbered to its sentence's number
+    and linked to that sentence in its source card."""
     text = text.strip()
+    cited = {mk.n for mk in marks}
     out = []
     pos = 0
-    for m in _MARKER.finditer(text):
-        n = int(m.group(1))
-        if n not in cited:
+    i = 0
+    for mt in _MARKER.finditer(text):
+        if int(mt.group(1)) not in cited or i >= len(marks):
             continue  # a bracketed number that is part of the quoted text, not our marker
-        out.append(_text_html(text[pos : m.start()]))
-        a = anchor(turn, n)
-        out.append(f'<a class="qa-cite" href="#{a}">[{n}]</a>')
-        pos = m.end()
+        m = marks[i].m
+        i += 1
+        out.append(_text_html(text[pos : mt.start()]))
+        out.append(f'<a class="qa-cite" href="#{sentence_anchor(turn, m)}">[{m}]</a>')
+        pos = mt.end()
     out.append(_text_html(text[pos:]))
     return "".join(out)
 
@@ -178,25 +252,88 @@ def searched_differs(typed: str, searched_for: str) -> bool:
     return normalise_space(typed) != normalise_space(searched_for)
 
 
-def answer_html(rec: dict[str, Any], turn: int, typed: str, text: str | None = None, scope: str = "") -> str:
+def _ranges(numbers: list[int]) -> str:
+    """1, 2, 3, 5 -> "1–3, 5": the markers a card answers to, short enough for its corner."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
+def source_label(src: dict[str, Any], lang: str, dates: dict[str, str] | None = None) -> str:
+    """The source as a line of plain text: title (file) › section path (p. n), dated."""
+    text = str(src.get("label") or src.get("title") or src.get("doc") or "")
+    date = (dates or {}).get(str(src.get("doc", "")), "")
+    return (
+        f"{text}（{label('dated', lang, date=date)}）"
+        if date and lang == "zh"
+        else (f"{text} ({label('dated', lang, date=date)})" if date else text)
+    )
+
+
+def plain_text(rec: dict[str, Any], lang: str, dates: dict[str, str] | None = None) -> str:
+    """What "copy" puts on the clipboard: the answer with its [m] markers, then the numbered
+    sources (or the nearest passages when nothing was found), as plain text."""
+    marks = markers(rec)
+    answer = rec.get("answer", "").strip()
+    it = iter(marks)
+    cited = {mk.n for mk in marks}
+
+    def renumber(mt: re.Match[str]) -> str:
+        if int(mt.group(1)) not in cited:
+            return mt.group(0)
+        mk = next(it, None)
+        return f"[{mk.m}]" if mk else mt.group(0)
+
+    lines = [_MARKER.sub(renumber, answer)]
+    by_n = {s["n"]: s for s in rec.get("sources", []) if s.get("n") is not None}
+    if marks:
+        lines += ["", label("copy_sources", lang)]
+        for n in dict.fromkeys(mk.n for mk in marks):
+            numbers = _ranges([mk.m for mk in marks if mk.n == n])
+            lines.append(f"[{numbers}] {source_label(by_n[n], lang, dates)}")
+    elif rec.get("outcome") == "not_found" and rec.get("sources"):
+        lines += ["", label("copy_nearest", lang)]
+        for i, s in enumerate(rec["sources"], start=1):
+            flat = " ".join(s.get("text", "").split())
+            snippet = flat[:SNIPPET_CHARS] + ("…" if len(flat) > SNIPPET_CHARS else "")
+            lines.append(f"[{i}] {source_label(s, lang, dates)}: {snippet}")
+    return "\n".join(lines)
+
+
+def answer_html(
+    rec: dict[str, Any],
+    turn: int,
+    typed: str,
+    text: str | None = None,
+    scope: str = "",
+    lang: str | None = None,
+    dates: dict[str, str] | None = None,
+) -> str:
     """One assistant chat message: outcome badge, what was searched (when it differs from what
     was typed) and in which documents (`scope`, when the question was limited to some), the
     answer with linked markers, and for not_found the passages offered instead.
-    `text` is a prefix of the answer while it streams."""
-    lang = rec.get("lang", "zh")
+    `text` is a prefix of the answer while it streams. `lang` is the interface language (the
+    labels follow it, not the question's language; default: the question's)."""
+    lang = lang or rec.get("lang", "zh")
     outcome = rec.get("outcome", "not_found")
-    cited = {s["n"] for s in rec.get("sources", []) if s.get("n") is not None}
     meta = [f'<span class="qa-badge qa-{esc(outcome)}">{esc(label(outcome, lang))}</span>']
     if searched_differs(typed, rec.get("searched_for", "")):
         meta.append(f'<span class="qa-searched">{esc(label("searched_for", lang))}{esc(rec["searched_for"])}</span>')
     if scope:
         # A "not found" inside a scope the user forgot about must say where it looked.
         meta.append(f'<span class="qa-scope">{esc(label("scope", lang))}{esc(scope)}</span>')
-    body = answer_body(rec["answer"] if text is None else text, turn, cited)
-    # "qa-done" marks the finished answer (for people: the typing cursor goes; for tests: done).
+    marks = markers(rec)
+    body = answer_body(rec["answer"] if text is None else text, turn, marks)
+    # "qa-done" marks the finished answer (for people: the typing cursor goes; for tests: done);
+    # "qa-t{turn}" lets a source card lead back to its answer.
     state = "qa-done" if text is None else "qa-streaming"
     parts = [
-        f'<div class="qa-answer {state}"><div class="qa-meta">{"".join(meta)}</div><div class="qa-text">{body}</div>'
+        f'<div class="qa-answer {state}"><div class="qa-meta">{"".join(meta)}</div>'
+        f'<div class="qa-text qa-t{turn}">{body}</div>'
     ]
     if text is None and outcome == "not_found" and rec.get("sources"):
         # The offered passages, by the numbers of their cards in the sources panel; the panel
@@ -210,104 +347,187 @@ def answer_html(rec: dict[str, Any], turn: int, typed: str, text: str | None = N
                 f'<span class="qa-snippet">{esc(snippet)}</span></li>'
             )
         parts.append(f'<div class="qa-maybe">{esc(message("maybe", lang))}<ul>{"".join(items)}</ul></div>')
+    if text is None:
+        if marks or rec.get("sources") and outcome == "not_found":
+            # Shown only where the sources sit under the chat (phones): the page's CSS decides.
+            parts.append(f'<div class="qa-below"><a href="#qa-sources">{esc(label("below", lang))}</a></div>')
+        # The clipboard's text (see HEAD): line breaks as entities, so no blank line ends the block.
+        plain = esc(plain_text(rec, lang, dates)).replace("\n", "&#10;")
+        parts.append(f'<div class="qa-plain">{plain}</div>')
     parts.append("</div>")
     return "".join(parts)
 
 
-def highlight(text: str, quoted: list[str]) -> str:
-    """The passage, escaped, with every occurrence of a quoted sentence wrapped in <mark>."""
-    spans: list[tuple[int, int]] = []
+def _find(text: str, sentence: str, start: int = 0) -> tuple[int, int] | None:
+    """Where `sentence` occurs in `text` from `start`, also across line breaks and spaces the
+    answer dropped (a sentence quoted from a PDF line-wrapped in the middle)."""
+    i = text.find(sentence, start)
+    if i != -1:
+        return i, i + len(sentence)
+    chars = _squash(sentence)
+    if not chars:
+        return None
+    m = re.compile(r"\s*".join(re.escape(c) for c in chars)).search(text, start)
+    return (m.start(), m.end()) if m else None
+
+
+def highlight(text: str, quoted: list[str], turn: int = 0, marks: list[Marker] | tuple[Marker, ...] = ()) -> str:
+    """The passage, escaped, with each quoted sentence in a <mark>; a sentence a marker quotes
+    carries that marker's id and number, so a click on [m] can light up exactly it."""
+    spans: list[tuple[int, int, int]] = []  # start, end, marker number (0: quoted, no marker)
+
+    def free(s: int, e: int) -> bool:
+        return all(e <= s2 or s >= e2 for s2, e2, _ in spans)
+
+    for mk in marks:
+        where = _find(text, mk.sentence) if mk.sentence else None
+        if where and free(*where):
+            spans.append((*where, mk.m))
     for q in quoted:
         q = q.strip()
-        if not q:
-            continue
-        start = text.find(q)
-        while start != -1:
-            spans.append((start, start + len(q)))
-            start = text.find(q, start + len(q))
-    merged: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
-        else:
-            merged.append((s, e))
+        where = _find(text, q) if q else None
+        while where:
+            if free(*where):
+                spans.append((*where, 0))
+            where = _find(text, q, where[1])
     out = []
     pos = 0
-    for s, e in merged:
+    for s, e, m in sorted(spans):
         out.append(_text_html(text[pos:s]))
-        out.append(f"<mark>{_text_html(text[s:e])}</mark>")
+        if m:
+            out.append(
+                f'<mark class="qa-q" id="{sentence_anchor(turn, m)}" tabindex="-1" data-m="{m}">'
+                f"{_text_html(text[s:e])}</mark>"
+            )
+        else:
+            out.append(f'<mark class="qa-q">{_text_html(text[s:e])}</mark>')
         pos = e
     out.append(_text_html(text[pos:]))
     return "".join(out)
 
 
-def excerpt(text: str, quoted: list[str]) -> str:
-    """What a folded passage shows: the quoted sentences (marked), or else its opening words."""
+def excerpt(text: str, quoted: list[str], marks: list[Marker] | tuple[Marker, ...] = ()) -> str:
+    """What a folded passage shows: the quoted sentences (marked, with their marker numbers but
+    not their ids, which the unfolded passage carries), or else its opening words."""
     found = [q.strip() for q in quoted if q.strip() and q.strip() in text]
     if not found:
         return esc(text[:EXCERPT_CHARS].replace("\n", " ")) + "…"
-    marks = "…".join(f"<mark>{esc(q.replace(chr(10), ' '))}</mark>" for q in found)
+    number = {mk.sentence.strip(): mk.m for mk in marks}
+    shown = [f' data-m="{number[q]}"' if q in number else "" for q in found]
+    marks_html = "…".join(f'<mark class="qa-q"{m}>{esc(q.replace(chr(10), " "))}</mark>' for q, m in zip(found, shown))
     lead = "" if text.startswith(found[0]) else "…"
     tail = "" if text.endswith(found[-1]) else "…"
-    return f"{lead}{marks}{tail}"
+    return f"{lead}{marks_html}{tail}"
 
 
-def source_card(src: dict[str, Any], number: int, turn: int, lang: str) -> str:
+def source_card(
+    src: dict[str, Any],
+    number: int,
+    turn: int,
+    lang: str,
+    marks: list[Marker] | tuple[Marker, ...] = (),
+    date: str = "",
+) -> str:
+    """One source: its number(s), document title (and file when the title is shared), section
+    path, page and date, the passage with the quoted sentences marked, and a link back."""
     text = src.get("text", "").strip()
     quoted = list(src.get("quoted", []))
     doc, title = src.get("doc", ""), src.get("title") or ""
     # The file name tells apart documents that share a title (two versions of one law); it is
     # always there on hover, for staff who know the collection by file.
     file = f' <span class="qa-file">{esc(doc)}</span>' if doc and title and src.get("title_shared") else ""
+    shown = _ranges([mk.m for mk in marks]) if marks else str(number)
     head = (
-        f'<div class="qa-src-head" title="{esc(doc)}"><span class="qa-num">{number}</span>'
+        f'<div class="qa-src-head" title="{esc(doc)}"><span class="qa-num">{esc(shown)}</span>'
         f'<span class="qa-doc">{esc(title or doc)}{file}</span></div>'
     )
-    where = " · ".join(
-        part for part in (src.get("section") or "", f"p. {src['page']}" if src.get("page") else "") if part
+    where = [src.get("section") or "", f"p. {src['page']}" if src.get("page") else ""]
+    where.append(label("dated", lang, date=date) if date else "")
+    section = f'<div class="qa-sec">{esc(" · ".join(w for w in where if w))}</div>' if any(where) else ""
+    body = highlight(text, quoted, turn, marks)
+    # A marker whose sentence is not found in the passage still leads to the card.
+    lost = "".join(
+        f'<span class="qa-q" id="{sentence_anchor(turn, mk.m)}" tabindex="-1"></span>'
+        for mk in marks
+        if f'id="{sentence_anchor(turn, mk.m)}"' not in body
     )
-    section = f'<div class="qa-sec">{esc(where)}</div>' if where else ""
     if len(text) <= FOLD_CHARS:
-        passage = f'<div class="qa-passage">{highlight(text, quoted)}</div>'
+        passage = f'<div class="qa-passage">{body}</div>'
     else:
         passage = (
             '<details class="qa-fold"><summary>'
-            f'<span class="qa-excerpt">{excerpt(text, quoted)}</span>'
+            f'<span class="qa-excerpt">{excerpt(text, quoted, marks)}</span>'
             f'<span class="qa-more">{esc(label("show_full", lang))}</span>'
             f'<span class="qa-less">{esc(label("hide_full", lang))}</span>'
-            f'</summary><div class="qa-passage">{highlight(text, quoted)}</div></details>'
+            f'</summary><div class="qa-passage">{body}</div></details>'
         )
-    return f'<div class="qa-src" id="{anchor(turn, number)}">{head}{section}{passage}</div>'
+    back = f'<a class="qa-back" href="#qa-chat" data-turn="{turn}">{esc(label("back", lang))}</a>'
+    return f'<div class="qa-src" id="{anchor(turn, number)}">{lost}{head}{section}{passage}{back}</div>'
 
 
-def sources_group(rec: dict[str, Any], turn: int, question: str, lang: str) -> str:
+def sources_group(rec: dict[str, Any], turn: int, question: str, lang: str, dates: dict[str, str] | None = None) -> str:
     """The cards of one answer: its cited sources by number, or its nearest passages if not found."""
+    dates = dates or {}
     if rec.get("outcome") == "not_found":
         heading = label("nearest", lang)
-        cards = [source_card(s, i, turn, lang) for i, s in enumerate(rec.get("sources", []), start=1)]
+        cards = [
+            source_card(s, i, turn, lang, date=dates.get(s.get("doc", ""), ""))
+            for i, s in enumerate(rec.get("sources", []), start=1)
+        ]
     else:
         heading = label("sources", lang)
+        marks = markers(rec)
         cited = sorted((s for s in rec.get("sources", []) if s.get("n") is not None), key=lambda s: s["n"])
-        cards = [source_card(s, s["n"], turn, lang) for s in cited]
+        cards = [
+            source_card(s, s["n"], turn, lang, [mk for mk in marks if mk.n == s["n"]], dates.get(s.get("doc", ""), ""))
+            for s in cited
+        ]
     return (
         f'<div class="qa-group-q">{esc(label("for_question", lang))}{esc(question)}</div>'
         f'<div class="qa-group-h">{esc(heading)}</div>{"".join(cards)}'
     )
 
 
-def sources_panel(groups: list[dict[str, Any]], lang: str) -> str:
+def sources_panel(groups: list[dict[str, Any]], lang: str, dates: dict[str, str] | None = None) -> str:
     """All answers' sources, newest first and open; earlier ones folded, so the markers of an
     earlier answer still lead somewhere (the page script opens the fold on click)."""
     if not groups:
         return f'<div class="qa-sources"><div class="qa-empty">{esc(label("sources_empty", lang))}</div></div>'
     out = []
     for i, g in enumerate(reversed(groups)):
-        inner = sources_group(g["record"], g["turn"], g["question"], lang)
+        inner = sources_group(g["record"], g["turn"], g["question"], lang, dates)
         if i == 0:
             out.append(f'<section class="qa-group qa-latest">{inner}</section>')
         else:
             out.append(f'<details class="qa-group qa-earlier"><summary>{esc(g["question"])}</summary>{inner}</details>')
     return f'<div class="qa-sources">{"".join(out)}</div>'
+
+
+def header_html(lang: str, documents: int, newest: str = "") -> str:
+    """The page's title, what it does, and what the collection holds (so a visitor knows what
+    can be asked before asking)."""
+    if documents:
+        line = label("collection", lang, documents=documents, newest=newest or "—")
+    else:
+        line = label("collection_empty", lang)
+    return (
+        f"<h1>{esc(label('title', lang))}</h1><p>{esc(label('subtitle', lang))}</p>"
+        f'<p class="qa-collection">{esc(line)}</p>'
+    )
+
+
+def local_time(stamp: str, tz: Any = None) -> str:
+    """An index time such as "2026-12-01T20:47:38+0000" as local time, "2026-12-02 04:47"
+    (`tz`: a tzinfo; default the server's own zone). Text that is no such time is kept."""
+    from datetime import datetime
+
+    try:
+        when = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z")
+    except (TypeError, ValueError):
+        return stamp
+    local = when.astimezone(tz)
+    zone = local.strftime("%Z") or local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {zone}".strip()
 
 
 STATUS_LABELS: dict[str, dict[str, str]] = {
@@ -372,7 +592,7 @@ def status_html(
         lang,
         documents=status.get("documents", 0),
         chunks=status.get("chunks", 0),
-        built_at=esc(str(status.get("built_at", "")) or "—"),
+        built_at=esc(local_time(str(status.get("built_at", ""))) or "—"),
     )
     state = _s("running", lang) if running else _s("idle", lang)
     parts.append(f'<div class="qa-status"><h3>{esc(_s("title", lang))}</h3><p>{counts}</p><p>{esc(state)}</p>')
@@ -395,52 +615,84 @@ def status_html(
     return "".join(parts)
 
 
-# Styles for the markup above. Colours come from the theme's variables, so dark mode works too.
+# Styles for the markup above. Text colours are set here, not taken from the theme, because the
+# theme's greys and orange fail WCAG AA on white (1.8:1 and 2.7:1): every colour below reaches
+# 4.5:1 on the page's background in light and in dark mode (tests/test_browser.py measures it).
 CSS = """
+:root { --qa-muted: #4b5563; --qa-link: #c2410c; --qa-link-strong: #9a3412; --qa-on-accent: #ffffff; }
+.dark { --qa-muted: #d1d5db; --qa-link: #fdba74; --qa-link-strong: #fed7aa; }
 #qa-top { align-items: center; }
 #qa-header h1 { margin: 0 0 4px 0; font-size: 1.5rem; }
-#qa-header p { margin: 0; color: var(--body-text-color-subdued); }
+#qa-header p { margin: 0; color: var(--qa-muted); }
+#qa-header p.qa-collection { margin-top: 2px; font-weight: 600; }
+#qa-lang label:has(input:focus-visible) { outline: 3px solid var(--qa-link); outline-offset: 2px; }
+.gradio-container button.primary { background: #c2410c; color: #ffffff; border-color: #c2410c; }
+.gradio-container button.primary:hover { background: #9a3412; border-color: #9a3412; }
+.gradio-container button.stop { background: #b91c1c; color: #ffffff; border-color: #b91c1c; }
 .qa-user { white-space: normal; }
 .qa-answer .qa-meta { display: flex; flex-wrap: wrap; gap: 6px 10px; align-items: center; margin-bottom: 6px;
-  font-size: 0.85em; }
+  font-size: 0.9em; }
 .qa-badge { border-radius: 999px; padding: 1px 10px; font-weight: 600; border: 1px solid currentColor; }
 .qa-badge.qa-answered { color: #15803d; }
 .qa-badge.qa-partial { color: #b45309; }
 .qa-badge.qa-not_found { color: #b91c1c; }
-.qa-searched, .qa-scope { color: var(--body-text-color-subdued); }
+.dark .qa-badge.qa-answered { color: #86efac; }
+.dark .qa-badge.qa-partial { color: #fcd34d; }
+.dark .qa-badge.qa-not_found { color: #fca5a5; }
+.qa-searched, .qa-scope { color: var(--qa-muted); }
 .qa-text { line-height: 1.7; }
 .qa-streaming .qa-text::after { content: "▍"; margin-left: 2px; animation: qa-blink 1s steps(1) infinite; }
 @keyframes qa-blink { 50% { opacity: 0; } }
-a.qa-cite { text-decoration: none; font-weight: 600; padding: 0 1px; border-radius: 4px;
-  color: var(--color-accent); cursor: pointer; }
-a.qa-cite:hover, a.qa-cite:focus { background: var(--color-accent-soft); }
+/* A marker is a target of its own: at least 24 px (44 px where fingers tap), without making the
+   line taller (the negative margin gives the extra height back to the line box). */
+a.qa-cite { display: inline-block; min-width: 24px; min-height: 24px; line-height: 24px; text-align: center;
+  text-decoration: none; font-weight: 700; padding: 0 2px; border-radius: 4px; color: var(--qa-link);
+  cursor: pointer; vertical-align: baseline; }
+a.qa-cite:hover, a.qa-cite:focus-visible { background: var(--color-accent-soft); color: var(--qa-link-strong);
+  outline: 2px solid var(--qa-link); outline-offset: 0; }
+.qa-below, .qa-plain { display: none; }
+.qa-below a { display: inline-block; min-height: 44px; line-height: 44px; color: var(--qa-link); font-weight: 600;
+  text-decoration: none; }
 .qa-maybe { margin-top: 8px; }
 .qa-maybe ul { list-style: none; margin: 4px 0 0 0; padding: 0; }
 .qa-maybe li { margin: 2px 0; }
-.qa-snippet { color: var(--body-text-color-subdued); }
-.qa-wait { color: var(--body-text-color-subdued); font-style: italic; }
+.qa-snippet { color: var(--qa-muted); }
+.qa-wait { color: var(--qa-muted); font-style: italic; }
+/* No thumbs under a message that is not a finished answer (the "searching" placeholder, an error). */
+#qa-chat .bot-row:not(:has(.qa-done)) + .message-buttons { display: none; }
 .qa-sources { display: flex; flex-direction: column; gap: 10px; }
-.qa-empty { color: var(--body-text-color-subdued); padding: 16px; border: 1px dashed var(--border-color-primary);
+.qa-empty { color: var(--qa-muted); padding: 16px; border: 1px dashed var(--border-color-primary);
   border-radius: 8px; }
-.qa-group-q { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 2px; }
+.qa-group-q { font-size: 0.9em; color: var(--qa-muted); margin-bottom: 2px; }
 .qa-group-h { font-weight: 700; margin-bottom: 6px; }
-details.qa-earlier > summary { cursor: pointer; color: var(--body-text-color-subdued); font-size: 0.9em; }
+details.qa-earlier > summary { cursor: pointer; color: var(--qa-muted); font-size: 0.95em; min-height: 24px; }
 .qa-src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin-bottom: 8px;
   background: var(--block-background-fill); scroll-margin: 12px; transition: box-shadow .2s, border-color .2s; }
-.qa-src.qa-hover, .qa-src.qa-flash { border-color: var(--color-accent);
+.qa-src.qa-hover, .qa-src.qa-flash { border-color: var(--qa-link);
   box-shadow: 0 0 0 3px var(--color-accent-soft); }
 .qa-src-head { display: flex; gap: 8px; align-items: baseline; }
-.qa-num { flex: none; min-width: 1.6em; text-align: center; border-radius: 6px; font-weight: 700;
-  background: var(--color-accent); color: white; font-size: 0.85em; }
+.qa-num { flex: none; min-width: 1.6em; padding: 0 4px; text-align: center; border-radius: 6px; font-weight: 700;
+  background: #c2410c; color: var(--qa-on-accent); font-size: 0.85em; }
 .qa-doc { font-weight: 600; }
-.qa-file { font-weight: normal; font-size: 0.8em; color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
-.qa-sec { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 0 2.2em; }
-.qa-passage, .qa-fold { margin-top: 6px; line-height: 1.7; font-size: 0.95em; }
+.qa-file { font-weight: normal; font-size: 0.85em; color: var(--qa-muted); overflow-wrap: anywhere; }
+.qa-sec { font-size: 0.9em; color: var(--qa-muted); margin: 2px 0 0 0; }
+.qa-passage, .qa-fold { margin-top: 6px; line-height: 1.7; font-size: 15px; }
 .qa-fold > summary { cursor: pointer; list-style: none; }
 .qa-fold > summary::-webkit-details-marker { display: none; }
-.qa-more, .qa-less { display: inline-block; margin-left: 6px; font-size: 0.85em; color: var(--color-accent); }
+.qa-more, .qa-less { display: inline-block; margin-left: 6px; font-size: 14px; font-weight: 600;
+  color: var(--qa-link); min-height: 24px; }
 .qa-fold[open] .qa-excerpt, .qa-fold[open] .qa-more, .qa-fold:not([open]) .qa-less { display: none; }
-.qa-src mark { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
+/* Quoted sentences: a pale tint with an underline, each with its marker's number; the one whose
+   marker was followed is strong yellow, so a list answer does not turn the card into one block. */
+.qa-src mark.qa-q { background: #fffbeb; color: #1f2937; padding: 0 1px; border-radius: 2px;
+  text-decoration: underline dotted #b45309; text-underline-offset: 4px; }
+.qa-src mark.qa-q[data-m]::after { content: attr(data-m); font-size: 0.75em; vertical-align: super;
+  margin-left: 2px; font-weight: 700; color: #9a3412; }
+.qa-src mark.qa-q.qa-current { background: #fde047; text-decoration: none; outline: 2px solid #b45309;
+  outline-offset: 1px; }
+.qa-src mark.qa-q:focus { outline: 3px solid #9a3412; outline-offset: 1px; }
+.qa-back { display: inline-block; margin-top: 6px; min-height: 24px; line-height: 24px; font-size: 14px;
+  color: var(--qa-link); text-decoration: none; font-weight: 600; }
 .qa-notice { padding: 8px 12px; border-radius: 8px; margin-bottom: 8px; }
 .qa-doclist { max-height: 360px; overflow: auto; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 .qa-doclist table { width: 100%; border-collapse: collapse; font-size: 0.9em; }
@@ -450,15 +702,40 @@ details.qa-earlier > summary { cursor: pointer; color: var(--body-text-color-sub
 .qa-doc-chunks { text-align: right; }
 .qa-notice.qa-ok { background: var(--color-accent-soft); }
 .qa-notice.qa-bad, p.qa-bad { background: #fee2e2; color: #991b1b; }
-/* Phones: the header, and the question box with its buttons, stack instead of squeezing. */
+/* The upload box's own text comes from the browser's language, not the page's: ours instead. */
+#qa-files button .wrap { font-size: 0; }
+#qa-files button .wrap::after { font-size: 16px; content: "拖放文件到这里，或点击选择"; }
+html[lang="en"] #qa-files button .wrap::after { content: "Drop files here, or click to choose"; }
+/* Touch screens: fingers need 44 px targets. */
+@media (pointer: coarse), (max-width: 640px) {
+  a.qa-cite { min-width: 44px; min-height: 44px; line-height: 44px; margin: -10px 0; }
+  #qa-chat .message-buttons button { min-width: 44px; min-height: 44px; }
+  .qa-back, .qa-more, .qa-less { min-height: 44px; line-height: 44px; }
+}
+#qa-chat .message-buttons button { min-width: 24px; min-height: 24px; }
+/* Phones: the sources sit under the chat, so an answer says so; the header and the language
+   switch share a row, and the chat is short enough for the question box and 发送 to show. */
+@media (max-width: 700px) {
+  .qa-below { display: block; }
+}
 @media (max-width: 640px) {
-  #qa-top { flex-wrap: wrap; }
-  #qa-top > * { flex: 1 1 100% !important; min-width: 100% !important; }
-  #qa-lang { flex-grow: 1 !important; }
-  #qa-ask-row { flex-wrap: wrap; }
-  #qa-ask-row > .form { flex: 1 1 100% !important; min-width: 100% !important; }
-  #qa-ask-row > button { flex: 1 1 40% !important; }
-  #qa-header h1 { font-size: 1.3rem; }
+  #qa-top { flex-wrap: nowrap; gap: 6px; align-items: flex-start; }
+  #qa-top > #qa-header { flex: 1 1 auto !important; min-width: 0 !important; }
+  #qa-top > .form:has(#qa-lang) { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; }
+  #qa-top > .form:has(#qa-lang) { background: none; border: none; box-shadow: none; }
+  #qa-lang { min-width: 0 !important; width: auto !important; overflow: visible !important; padding: 0 !important; }
+  #qa-lang .wrap { flex-direction: column; gap: 4px; width: max-content; }
+  #qa-lang label { padding: 2px 8px; min-height: 32px; font-size: 14px; }
+  #qa-header h1 { font-size: 1.25rem; }
+  #qa-header p { font-size: 14px; }
+  #qa-header p:not(.qa-collection) { display: none; }
+  #qa-docs .info, #qa-docs [data-testid="block-info"] + div { display: none; }
+  #qa-ask-row { flex-wrap: nowrap; gap: 6px; }
+  #qa-ask-row > .form { flex: 1 1 auto !important; min-width: 0 !important; }
+  #qa-chat { height: min(420px, 46vh) !important; }
+  #qa-ask-row > button { flex: 0 0 auto !important; min-width: 56px !important; min-height: 44px;
+    padding: 0 10px; }
+  .qa-passage, .qa-fold { font-size: 16px; }
 }
 @media (min-width: 900px) {
   #qa-sources-col { position: sticky; top: 8px; align-self: flex-start; max-height: calc(100vh - 16px);
@@ -466,39 +743,87 @@ details.qa-earlier > summary { cursor: pointer; color: var(--body-text-color-sub
 }
 """
 
-# Marker behaviour: a click scrolls its source card into view (opening an earlier answer's
-# folded group first) and flashes it; hovering highlights the card, and on wide screens, where
-# the sources sit beside the chat, scrolls the panel to it. Document-level listeners, because
-# the chat re-renders its messages.
+# Marker behaviour: a click on [m] lights up exactly the sentence it quotes (the others of the
+# card stay pale), opens whatever folds it (an earlier answer's group, a long passage), scrolls
+# it into view and moves the focus there; "back to the answer" returns to the marker. Hovering
+# highlights the card. "Copy" on an answer puts its plain text (answer, [m], numbered sources)
+# on the clipboard instead of the message's HTML. Document-level listeners, because the chat
+# re-renders its messages.
 HEAD = """
 <script>
 (function () {
-  function card(a) {
+  var last = {};  // answer turn -> the marker last followed in it
+  function target(a) {
     var id = (a.getAttribute("href") || "").replace(/^#/, "");
     return id ? document.getElementById(id) : null;
   }
   function cite(ev) { return ev.target && ev.target.closest ? ev.target.closest("a.qa-cite") : null; }
+  function unfold(el) {
+    for (var d = el.closest("details"); d; d = d.parentElement ? d.parentElement.closest("details") : null) {
+      d.open = true;
+    }
+  }
+  function follow(a) {
+    var el = target(a); if (!el) return false;
+    var card = el.closest(".qa-src") || el;
+    unfold(el);
+    document.querySelectorAll("mark.qa-current").forEach(function (m) { m.classList.remove("qa-current"); });
+    if (el.tagName === "MARK") el.classList.add("qa-current");
+    var turn = (el.id.match(/^a(\\d+)-/) || [])[1];
+    if (turn) last[turn] = a;
+    el.scrollIntoView({block: "center"});
+    if (el.focus) el.focus({preventScroll: true});
+    card.classList.remove("qa-flash"); void card.offsetWidth; card.classList.add("qa-flash");
+    setTimeout(function () { card.classList.remove("qa-flash"); }, 2000);
+    return true;
+  }
+  function back(link) {
+    var turn = link.getAttribute("data-turn");
+    var answer = document.querySelector("#qa-chat .qa-text.qa-t" + turn);
+    if (!answer) return;
+    var a = last[turn] && document.contains(last[turn]) ? last[turn] : answer.querySelector("a.qa-cite");
+    (a || answer).scrollIntoView({block: "center"});
+    if (a) a.focus({preventScroll: true});
+  }
   document.addEventListener("click", function (ev) {
-    var a = cite(ev); if (!a) return;
-    var el = card(a); if (!el) return;
-    ev.preventDefault(); ev.stopPropagation();
-    var group = el.closest("details"); if (group) group.open = true;
-    el.scrollIntoView({behavior: "smooth", block: "center"});
-    el.classList.remove("qa-flash"); void el.offsetWidth; el.classList.add("qa-flash");
-    setTimeout(function () { el.classList.remove("qa-flash"); }, 2000);
+    var t = ev.target && ev.target.closest ? ev.target : null; if (!t) return;
+    var a = cite(ev), link = t.closest("a.qa-back"), below = t.closest(".qa-below a");
+    if (a && follow(a)) { ev.preventDefault(); ev.stopPropagation(); }
+    else if (link) { ev.preventDefault(); back(link); }
+    else if (below) {
+      ev.preventDefault();
+      var group = document.querySelector("#qa-sources .qa-latest") || document.getElementById("qa-sources");
+      if (group) group.scrollIntoView({block: "start"});
+    }
   }, true);
   document.addEventListener("mouseover", function (ev) {
     var a = cite(ev); if (!a) return;
-    var el = card(a); if (!el) return;
-    el.classList.add("qa-hover");
-    if (window.matchMedia("(min-width: 900px)").matches && !el.closest("details:not([open])")) {
-      el.scrollIntoView({behavior: "smooth", block: "nearest"});
+    var el = target(a); if (!el) return;
+    var card = el.closest(".qa-src") || el;
+    card.classList.add("qa-hover");
+    if (window.matchMedia("(min-width: 900px)").matches && !card.closest("details:not([open])")) {
+      card.scrollIntoView({behavior: "smooth", block: "nearest"});
     }
   });
   document.addEventListener("mouseout", function (ev) {
     var a = cite(ev); if (!a) return;
-    var el = card(a); if (el) el.classList.remove("qa-hover");
+    var el = target(a); if (!el) return;
+    (el.closest(".qa-src") || el).classList.remove("qa-hover");
   });
+  // The chat's copy button hands over the message as stored, which is our HTML.
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    var write = navigator.clipboard.writeText.bind(navigator.clipboard);
+    navigator.clipboard.writeText = function (text) {
+      try {
+        if (typeof text === "string" && /class="qa-/.test(text)) {
+          var doc = new DOMParser().parseFromString(text, "text/html");
+          var plain = doc.querySelector(".qa-plain");
+          text = plain ? plain.textContent : doc.body.textContent;
+        }
+      } catch (e) { /* copy what was given */ }
+      return write(text);
+    };
+  }
 })();
 </script>
 """

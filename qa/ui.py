@@ -43,13 +43,15 @@ from qa.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = [
-    "岳阳片区的重点是什么？",
-    "What are Yueyang's priorities?",
-    "湖南自贸区在全国首次提出了哪些改革事项？",
-    "株洲如何对接湖南自贸区？",
-    "How large is the Hunan Free Trade Zone?",
-]
+# Example questions in the interface language (both languages can still be asked either way).
+EXAMPLES = {
+    "zh": ["岳阳片区的重点是什么？", "湖南自贸区在全国首次提出了哪些改革事项？", "株洲如何对接湖南自贸区？"],
+    "en": [
+        "What are Yueyang's priorities?",
+        "How large is the Hunan Free Trade Zone?",
+        "How does Zhuzhou link up with the free trade zone?",
+    ],
+}
 # A short pause between streamed sentences, so the answer visibly builds up instead of the
 # updates being merged into one; the answer itself is already complete (it is extractive).
 STREAM_PAUSE = 0.04
@@ -57,6 +59,9 @@ STREAM_PAUSE = 0.04
 WRONG_PASSWORD_PAUSE = 1.0
 
 LANGS = [("中文", "zh"), ("English", "en")]
+# After a vote: on a phone the reason box opens below the fold; bring it into view.
+SHOW_REASON_JS = """() => { setTimeout(() => { const box = document.querySelector('#qa-reason-row');
+  if (box && box.offsetParent) box.scrollIntoView({block: 'nearest', behavior: 'smooth'}); }, 150); }"""
 
 
 # Messages of this module's refusals; the page's other strings are render.LABELS.
@@ -96,6 +101,10 @@ _LABELS: dict[str, dict[str, str]] = {
     "bad_text": {
         "zh": "问题中有无效的字符（如单独的代理字符 U+D800），请删除后再试。",
         "en": "The question contains an invalid character (such as a lone surrogate, U+D800); please remove it.",
+    },
+    "reason_for": {
+        "zh": "谢谢，您对“{question}”的回答的评价已记录。愿意的话，请补充原因：",
+        "en": "Thank you, your rating of the answer to “{question}” is saved. If you like, tell us why:",
     },
     "reason_too_long": {
         "zh": "原因太长了（最多 {limit} 个字符），请简短一些。",
@@ -199,6 +208,39 @@ class Throttle:
     def succeeded(self, client: str) -> None:
         with self._lock:
             self._wrong.pop(client, None)
+
+
+def examples(lang: str) -> list[dict[str, str]]:
+    return [{"text": q} for q in EXAMPLES.get(lang, EXAMPLES["en"])]
+
+
+def html_lang_js(value: str = "l") -> str:
+    """Browser code that sets <html lang> to the interface language, so screen readers and
+    fonts treat the text as Chinese or English (Gradio writes lang="en" whatever the page)."""
+    return f"({value}) => {{ document.documentElement.lang = {value} === 'en' ? 'en' : 'zh-CN'; }}"
+
+
+def document_dates(corpus: Path, names: list[str]) -> dict[str, str]:
+    """Each document's date as far as it is known here: its file's modification day in the
+    corpus folder (when it was published to the collection). Missing files are left out."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = time.strftime("%Y-%m-%d", time.localtime((corpus / name).stat().st_mtime))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def feedback_values(history: list, groups: list) -> list[str | None]:
+    """The chat's feedback_value: one entry per assistant message, in order, with the vote
+    ("Like"/"Dislike") given to the answer at that place, or None."""
+    votes = {g["index"]: g.get("vote") for g in groups or []}
+    return [votes.get(i) for i, m in enumerate(history or []) if _role(m) == "assistant"]
+
+
+def _role(message: Any) -> str:
+    return str(message.get("role", "") if isinstance(message, dict) else getattr(message, "role", ""))
 
 
 def user_html(question: str) -> str:
@@ -322,7 +364,7 @@ class Handlers:
         docs = (docs or "").strip()
         if not question.strip():
             gr.Warning(message("empty", lang))
-            yield history, render.sources_panel(groups, lang), convo, groups, question
+            yield history, self._panel(groups, lang), convo, groups, question
             return
         if bad_text(question, docs):
             log.info("refused a question with a lone surrogate")  # a message, not a traceback
@@ -364,6 +406,7 @@ class Handlers:
         growing answer's HTML steps, the answer's group (record, turn, chat index, id), the panel."""
         turns = [Turn(m["role"], m["content"]) for m in convo] + [Turn("user", question)]
         documents = self._documents()
+        dates = document_dates(self.settings.corpus_dir, [str(d["doc"]) for d in documents])
         # A document chosen from the menu means that document alone (see exact_pattern).
         pattern = exact_pattern(docs) if docs in {d["doc"] for d in documents} else docs
         rec = to_json(self.engine.ask(turns=turns, docs=pattern or None), shared=shared_titles(documents))
@@ -371,9 +414,27 @@ class Handlers:
         self._log_not_found(question, rec)
         turn = len(groups) + 1
         group = {"turn": turn, "question": question, "record": rec, "index": index, "id": uuid.uuid4().hex}
-        steps = [render.answer_html(rec, turn, question, p, docs) for p in render.pieces(rec["answer"])[:-1]]
-        steps.append(render.answer_html(rec, turn, question, scope=docs))
-        return steps, group, render.sources_panel(groups + [group], lang)
+        # The labels follow the interface language, not the question's (an English question in
+        # the Chinese interface still reads 已回答 beside 问题/来源).
+        steps = [
+            render.answer_html(rec, turn, question, p, docs, lang=lang, dates=dates)
+            for p in render.pieces(rec["answer"])[:-1]
+        ]
+        steps.append(render.answer_html(rec, turn, question, scope=docs, lang=lang, dates=dates))
+        return steps, group, render.sources_panel(groups + [group], lang, dates)
+
+    def _dates(self, documents: list[dict[str, Any]] | None = None) -> dict[str, str]:
+        documents = self._documents() if documents is None else documents
+        return document_dates(self.settings.corpus_dir, [str(d["doc"]) for d in documents])
+
+    def _panel(self, groups: list, lang: str) -> str:
+        return render.sources_panel(groups or [], lang, self._dates() if groups else None)
+
+    def header(self, lang: str) -> str:
+        """The page header with what the collection holds: documents, the newest date."""
+        documents = self._documents()
+        dates = self._dates(documents)
+        return render.header_html(lang, len(documents), max(dates.values(), default=""))
 
     def _documents(self) -> list[dict[str, Any]]:
         """The indexed documents; [] if they cannot be listed (answers go on without the menu)."""
@@ -417,7 +478,18 @@ class Handlers:
             return gr.update(visible=False), None, gr.update(value="")
         pending = {"id": g["id"], "vote": vote, "index": index}
         hint = t("reason_hint_down" if vote == "down" else "reason_hint_up", lang)
-        return gr.update(visible=True), pending, gr.update(value="", placeholder=hint)
+        # The box sits under the chat, so it says which answer it is about.
+        about = t("reason_for", lang, question=_short(g["question"], 40))
+        return gr.update(visible=True), pending, gr.update(value="", placeholder=hint, label=about)
+
+    @staticmethod
+    def keep_vote(groups: list, history: list, data: gr.LikeData) -> tuple[Any, list]:
+        """Remember the vote with its answer and give the chat every answer's vote, so the page
+        shows each answer's filled 👍/👎 after later questions too (it forgets its own)."""
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        vote = "Like" if data.liked is True else "Dislike" if data.liked is False else None
+        groups = [{**g, "vote": vote} if g["index"] == index else g for g in groups or []]
+        return gr.Chatbot(feedback_value=feedback_values(history, groups)), groups
 
     def reason(self, text: str, pending: dict | None, groups: list, lang: str) -> tuple[Any, Any, Any]:
         g = next((g for g in groups or [] if pending and g["id"] == pending["id"]), None)
@@ -562,6 +634,20 @@ class Handlers:
             self.refresher.request()
         notes = "".join(render.notice([m], ok=ok) for ok, m in results)
         return notes, self._status_html(lang), gr.Timer(active=self.refresher.running)
+
+    def sign_in(self, password: str, lang: str, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """The staff sign-in step: with the right password the box gives way to the staff
+        actions and the index status with the document list; a wrong one says so and stays."""
+        denied = self.check_password(password, lang, client_of(request))
+        if denied:
+            return render.notice([denied], ok=False), gr.Timer(active=False), gr.update(), gr.update()
+        status = render.notice([t("signed_in", lang)]) + self._status_html(lang)
+        return status, gr.Timer(active=self.refresher.running), gr.update(visible=False), gr.update(visible=True)
+
+    @staticmethod
+    def sign_out() -> tuple[Any, ...]:
+        # The password box empties, so nothing a later visitor of this browser tab does is staff.
+        return "", "", "", gr.Timer(active=False), gr.update(visible=True), gr.update(visible=False)
 
     def status(self, password: str, lang: str, request: gr.Request | None = None) -> tuple[str, Any]:
         denied = self.check_password(password, lang, client_of(request))
@@ -714,14 +800,14 @@ class Handlers:
         staff_text = t("staff_intro" if self.settings.staff_password else "staff_disabled", lang)
         documents = self._documents()
         return [
-            t("header", lang),
+            self.header(lang),
             gr.Tab(label=t("tab_ask", lang)),
             gr.Tab(label=t("tab_staff", lang)),
-            gr.Chatbot(label=t("chat", lang), placeholder=t("placeholder", lang)),
+            gr.Chatbot(label=t("chat", lang), placeholder=t("placeholder", lang), examples=examples(lang)),
             gr.Textbox(label=t("input", lang), placeholder=t("input_hint", lang)),
             gr.Button(value=t("send", lang)),
             gr.Button(value=t("clear", lang)),
-            render.sources_panel(groups or [], lang),
+            self._panel(groups, lang),
             gr.Textbox(label=t("reason", lang)),
             gr.Button(value=t("reason_send", lang)),
             gr.Radio(label=t("language", lang)),
@@ -735,6 +821,8 @@ class Handlers:
             _filter_menu(documents, lang, value, label=t("doc_filter", lang), info=t("doc_filter_info", lang)),
             gr.Dropdown(label=t("remove_choice", lang)),
             gr.Button(value=t("remove", lang)),
+            gr.Button(value=t("sign_in", lang)),
+            gr.Button(value=t("sign_out", lang)),
         ]
 
 
@@ -777,7 +865,7 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
         known = gr.State("")
         staff_known = gr.State("")
         with gr.Row(elem_id="qa-top"):
-            header = gr.HTML(t("header", lang0), elem_id="qa-header", min_width=300)
+            header = gr.HTML(render.header_html(lang0, 0), elem_id="qa-header", min_width=300)  # filled on load
             lang = gr.Radio(
                 LANGS,
                 value=lang0,
@@ -806,7 +894,10 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                             elem_id="qa-chat",
                             height="min(540px, 60vh)",
                             placeholder=t("placeholder", lang0),
-                            examples=[{"text": q} for q in EXAMPLES],
+                            examples=examples(lang0),
+                            # Filled in by the page as it is voted on; kept by the page across
+                            # answers, so each answer keeps its own 👍/👎.
+                            feedback_value=[],
                             latex_delimiters=[],  # "$" in a document is money, not maths
                             buttons=["copy"],
                         )
@@ -821,7 +912,9 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                                 elem_id="qa-input",
                                 autofocus=True,
                             )
-                            send = gr.Button(t("send", lang0), variant="primary", scale=1, min_width=60)
+                            send = gr.Button(
+                                t("send", lang0), variant="primary", scale=1, min_width=60, elem_id="qa-send"
+                            )
                             clear = gr.Button(t("clear", lang0), variant="secondary", scale=1, min_width=60)
                         with gr.Row(visible=False, elem_id="qa-reason-row") as reason_row:
                             reason = gr.Textbox(label=t("reason", lang0), scale=5, min_width=200, elem_id="qa-reason")
@@ -832,8 +925,18 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                 staff_note = gr.Markdown(
                     t("staff_intro" if settings.staff_password else "staff_disabled", lang0), elem_id="qa-staff-note"
                 )
-                with gr.Group(visible=bool(settings.staff_password)):
-                    password = gr.Textbox(label=t("password", lang0), type="password", elem_id="qa-password")
+                # Sign in once; the staff actions appear after (the password box then hides, its
+                # value still goes with every staff action, which checks it again).
+                with gr.Row(
+                    visible=bool(settings.staff_password), equal_height=True, elem_id="qa-signin"
+                ) as signin_box:
+                    password = gr.Textbox(
+                        label=t("password", lang0), type="password", elem_id="qa-password", scale=4, min_width=200
+                    )
+                    sign_in = gr.Button(
+                        t("sign_in", lang0), variant="primary", scale=1, min_width=100, elem_id="qa-sign-in"
+                    )
+                with gr.Group(visible=False, elem_id="qa-staff") as staff_box:
                     files = gr.File(label=t("files", lang0), file_count="multiple", elem_id="qa-files")
                     replace = gr.Checkbox(False, label=t("replace", lang0), elem_id="qa-replace")
                     with gr.Row():
@@ -853,6 +956,7 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                             elem_id="qa-remove-choice",
                         )
                         remove = gr.Button(t("remove", lang0), variant="stop", scale=1, min_width=120)
+                    sign_out = gr.Button(t("sign_out", lang0), variant="secondary", size="sm", elem_id="qa-sign-out")
                 upload_result = gr.HTML("", elem_id="qa-upload-result")
                 status = gr.HTML("", elem_id="qa-status")
                 timer = gr.Timer(2.0, active=False)
@@ -868,12 +972,31 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
         chatbot.example_select(h.pick_example, None, msg, api_visibility="private", queue=False).then(
             **chat_io, api_visibility="private"
         )
-        chatbot.like(h.vote, [groups, lang], [reason_row, pending, reason], api_visibility="private")
+        # The reason box belongs to the answer it was opened for: a new question closes it.
+        close_reason = dict(
+            fn=lambda: (gr.update(visible=False), None),
+            outputs=[reason_row, pending],
+            queue=False,
+            api_visibility="private",
+        )
+        msg.submit(**close_reason)
+        send.click(**close_reason)
+        chatbot.like(h.vote, [groups, lang], [reason_row, pending, reason], api_visibility="private").then(
+            None, js=SHOW_REASON_JS, api_visibility="private"
+        )
+        chatbot.like(h.keep_vote, [groups, chatbot], [chatbot, groups], api_visibility="private", queue=False)
         reason_io = dict(fn=h.reason, inputs=[reason, pending, groups, lang], outputs=[reason_row, pending, reason])
         reason_send.click(**reason_io, api_visibility="private")
         reason.submit(**reason_io, api_visibility="private")
         reset = dict(
-            fn=lambda lg: ([], render.sources_panel([], lg), [], [], None, gr.update(visible=False)),
+            fn=lambda lg: (
+                gr.Chatbot(value=[], feedback_value=[]),  # the votes go with the conversation
+                render.sources_panel([], lg),
+                [],
+                [],
+                None,
+                gr.update(visible=False),
+            ),
             inputs=[lang],
             outputs=[chatbot, sources, convo, groups, pending, reason_row],
             api_visibility="private",
@@ -905,10 +1028,15 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                 doc_filter,
                 remove_choice,
                 remove,
+                sign_in,
+                sign_out,
             ],
             api_visibility="private",
             queue=False,
         )
+        lang.change(None, [lang], None, js=html_lang_js(), api_visibility="private")
+        demo.load(None, [lang], None, js=html_lang_js(), api_visibility="private")
+        demo.load(h.header, [lang], [header], api_visibility="private", queue=False)
         demo.load(h.filter_menu, [lang, doc_filter], [doc_filter, known], api_visibility="private", queue=False)
         # Every staff event ends by bringing the document menus up to date with the collection.
         menus = dict(
@@ -938,9 +1066,21 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
         show_status.click(
             h.status, [password, lang], [status, timer], api_name="staff_status", api_visibility="undocumented"
         ).then(**menus)
-        password.submit(
-            h.status, [password, lang], [status, timer], api_name="staff_status_enter", api_visibility="private"
-        ).then(**menus)
+        signing_in = dict(
+            fn=h.sign_in,
+            inputs=[password, lang],
+            outputs=[status, timer, signin_box, staff_box],
+            api_visibility="private",
+        )
+        password.submit(**signing_in, api_name="staff_status_enter").then(**menus)
+        sign_in.click(**signing_in, api_name="staff_sign_in").then(**menus)
+        sign_out.click(
+            h.sign_out,
+            None,
+            [password, status, upload_result, timer, signin_box, staff_box],
+            api_visibility="private",
+            queue=False,
+        )
         timer.tick(
             h.status, [password, lang], [status, timer], api_name="staff_status_tick", api_visibility="private"
         ).then(**menus)

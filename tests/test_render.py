@@ -57,31 +57,32 @@ def not_found() -> dict:
 
 
 def hrefs(html: str) -> set[str]:
-    return set(re.findall(r'href="#([^"]+)"', html))
+    """Where the citation markers lead (not the "sources are below" link)."""
+    return set(re.findall(r'class="qa-cite" href="#([^"]+)"', html))
 
 
 def ids(html: str) -> set[str]:
     return set(re.findall(r'id="([^"]+)"', html))
 
 
-def test_markers_link_to_source_cards_that_exist() -> None:
+def test_markers_link_to_their_sentence_in_a_source_card_that_exists() -> None:
     rec = answered()
     chat = render.answer_html(rec, 1, "岳阳片区的重点是什么？")
     panel = render.sources_panel([{"turn": 1, "question": "岳阳片区的重点是什么？", "record": rec}], "zh")
-    assert '<a class="qa-cite" href="#a1-s1">[1]</a>' in chat
-    assert hrefs(chat) == {"a1-s1"} and hrefs(chat) <= ids(panel)
+    assert '<a class="qa-cite" href="#a1-q1">[1]</a>' in chat
+    assert hrefs(chat) == {"a1-q1"} and hrefs(chat) <= ids(panel) and "a1-s1" in ids(panel)
     assert "无关的段落" not in panel  # only cited passages are shown as sources
 
 
 def test_a_bracketed_number_that_is_not_a_citation_stays_text() -> None:
     rec = answered(answer=f"见附件[7]。{QUOTE}[1]")
-    assert hrefs(render.answer_html(rec, 1, "q")) == {"a1-s1"}
+    assert hrefs(render.answer_html(rec, 1, "q")) == {"a1-q1"}
     assert "见附件[7]" in render.answer_html(rec, 1, "q")
 
 
 def test_quoted_sentences_are_marked_in_the_passage() -> None:
     card = render.source_card(src(LONG, 1, [QUOTE]), 1, 1, "zh")
-    assert f"<mark>{QUOTE}</mark>" in card
+    assert f'<mark class="qa-q">{QUOTE}</mark>' in card
     assert "对接湖南自贸区" in card and 'id="a1-s1"' in card
 
 
@@ -107,10 +108,10 @@ def test_long_passages_fold_but_keep_the_quote_visible() -> None:
     assert len(LONG) > render.FOLD_CHARS
     card = render.source_card(src(LONG, 1, [QUOTE]), 1, 1, "zh")
     summary = card[card.index("<summary>") : card.index("</summary>")]
-    assert "<details" in card and f"<mark>{QUOTE}</mark>" in summary  # shown while folded
+    assert "<details" in card and f'<mark class="qa-q">{QUOTE}</mark>' in summary  # shown while folded
     assert "郴州突出湘港澳直通" not in summary  # the rest waits behind "展开全文"
     short = render.source_card(src("短段落。", 1, ["短段落。"]), 1, 1, "zh")
-    assert "<details" not in short and "<mark>短段落。</mark>" in short
+    assert "<details" not in short and '<mark class="qa-q">短段落。</mark>' in short
 
 
 def test_everything_from_documents_and_users_is_escaped() -> None:
@@ -123,7 +124,7 @@ def test_everything_from_documents_and_users_is_escaped() -> None:
     for html in (chat, panel):
         assert "<script" not in html and "<img" not in html
         assert "&lt;script&gt;" in html
-    assert "<mark>&lt;script&gt;" in panel
+    assert 'data-m="1">&lt;script&gt;' in panel
 
 
 def test_no_blank_line_reaches_the_markdown_renderer() -> None:
@@ -219,3 +220,107 @@ def test_status_shows_indexing_progress_while_a_refresh_runs():
     assert "embedding: 64/200" in running and '<progress value="64" max="200">' in running
     idle = render.status_html(status, False, "", "zh", [], None)
     assert "<progress" not in idle
+
+
+# --- issue 13: one marker per sentence, copy text, header, languages -------------------------------
+
+TWO = ("产业联动。以对接长沙片区为重点。", "贸易平台联动。利用高桥大市场平台。")
+
+
+def list_answer() -> dict:
+    """Two sentences quoted from one passage and one from another: three markers."""
+    first = f"根据方案抓好对接：{TWO[0]}\n{TWO[1]}其余内容。"
+    return {
+        **answered(answer=f"{TWO[0]}[1]\n{TWO[1]}[1]\n{QUOTE}[2]"),
+        "sources": [
+            {**src(first, 1, list(TWO), section="二、对接"), "label": "对接湖南自贸区 › 二、对接"},
+            {**src(LONG, 2, [QUOTE]), "label": "对接湖南自贸区"},
+        ],
+    }
+
+
+def test_each_quoted_sentence_gets_its_own_marker_and_its_own_span() -> None:
+    rec = list_answer()
+    assert [(m.m, m.n, m.sentence) for m in render.markers(rec)] == [(1, 1, TWO[0]), (2, 1, TWO[1]), (3, 2, QUOTE)]
+    chat = render.answer_html(rec, 4, "q")
+    assert re.findall(r'href="#(a4-q\d)">\[(\d)\]', chat) == [("a4-q1", "1"), ("a4-q2", "2"), ("a4-q3", "3")]
+    panel = render.sources_panel([{"turn": 4, "question": "q", "record": rec}], "zh")
+    # Marker 2 leads to exactly the second sentence, inside the first card, which answers to 1 and 2.
+    assert f'id="a4-q2" tabindex="-1" data-m="2">{TWO[1]}</mark>' in panel
+    assert f'id="a4-q1" tabindex="-1" data-m="1">{TWO[0]}</mark>' in panel
+    first_card = panel[panel.index('id="a4-s1"') : panel.index('id="a4-s2"')]
+    assert '<span class="qa-num">1, 2</span>' in first_card and "a4-q3" not in first_card
+    assert hrefs(chat) <= ids(panel)
+
+
+def test_a_sentence_the_passage_wraps_over_lines_is_still_marked() -> None:
+    rec = {
+        **answered(answer="支持区内企业开展深加工结转，优化出口退税手续。[1]"),
+        "sources": [
+            src(
+                "(1)支持区内企业开展深加工结转，优化出口退税\n手续。",
+                1,
+                ["支持区内企业开展深加工结转，优化出口退税手续。"],
+            )
+        ],
+    }
+    panel = render.sources_panel([{"turn": 1, "question": "q", "record": rec}], "zh")
+    assert 'id="a1-q1" tabindex="-1" data-m="1">支持区内企业开展深加工结转，优化出口退税<br>手续。</mark>' in panel
+
+
+def test_a_marker_whose_sentence_is_not_in_the_passage_still_leads_to_its_card() -> None:
+    rec = {**answered(answer="文中没有的句子。[1]"), "sources": [src("别的内容。", 1, ["文中没有的句子。"])]}
+    panel = render.sources_panel([{"turn": 1, "question": "q", "record": rec}], "zh")
+    card = panel[panel.index('id="a1-s1"') :]
+    assert 'id="a1-q1"' in card
+
+
+def test_every_card_leads_back_to_its_answer() -> None:
+    panel = render.sources_panel([{"turn": 2, "question": "q", "record": list_answer()}], "en")
+    assert panel.count('<a class="qa-back" href="#qa-chat" data-turn="2">↑ Back to the answer</a>') == 2
+    assert 'class="qa-text qa-t2"' in render.answer_html(list_answer(), 2, "q")
+
+
+def test_cards_name_document_section_and_date() -> None:
+    rec = list_answer()
+    panel = render.sources_panel([{"turn": 1, "question": "q", "record": rec}], "zh", {"d.txt": "2026-01-02"})
+    assert '<div class="qa-sec">二、对接 · 文件日期 2026-01-02</div>' in panel
+    assert '<div class="qa-sec">文件日期 2026-01-02</div>' in panel  # no section: the date alone
+
+
+def test_copy_gives_plain_text_with_markers_and_a_numbered_source_list() -> None:
+    text = render.plain_text(list_answer(), "zh", {"d.txt": "2026-01-02"})
+    assert text == (
+        f"{TWO[0]}[1]\n{TWO[1]}[2]\n{QUOTE}[3]\n\n来源：\n"
+        "[1, 2] 对接湖南自贸区 › 二、对接（文件日期 2026-01-02）\n[3] 对接湖南自贸区（文件日期 2026-01-02）"
+    )
+    nearest = render.plain_text(not_found(), "en")
+    assert nearest.startswith("文档中没有找到这个问题的答案。\n\nNearest passages:\n[1] 对接湖南自贸区: 最近的段落一。")
+    html = render.answer_html(list_answer(), 1, "q")
+    assert '<div class="qa-plain">' in html and "&#10;&#10;来源：&#10;[1, 2]" in html and "\n" not in html
+    assert "qa-plain" not in render.answer_html(list_answer(), 1, "q", text=TWO[0])  # not while streaming
+
+
+def test_labels_follow_the_interface_language_not_the_question() -> None:
+    en_question = {**answered(), "lang": "en"}
+    html = render.answer_html(en_question, 1, "What are Yueyang's priorities?", lang="zh")
+    assert "已回答" in html and "Answered" not in html and "引用的原文在下方" in html
+    assert "Answered" in render.answer_html(answered(), 1, "q", lang="en")
+
+
+def test_the_header_names_the_collection_in_the_interface_language() -> None:
+    zh = render.header_html("zh", 3, "2026-11-30")
+    assert "<h1>文件问答</h1>" in zh and "文件库：3 篇文件，最新文件日期 2026-11-30" in zh
+    assert "Collection: 3 documents, the newest dated 2026-11-30" in render.header_html("en", 3, "2026-11-30")
+    assert "还没有文件" in render.header_html("zh", 0)
+
+
+def test_index_times_are_shown_as_local_time() -> None:
+    from datetime import timedelta, timezone
+
+    assert render.local_time("2026-12-01T20:47:38+0000", timezone(timedelta(hours=8))) == "2026-12-02 04:47 UTC+08:00"
+    assert render.local_time("not a time") == "not a time"
+    html = render.status_html(
+        {"documents": 1, "chunks": 2, "built_at": "2026-12-01T20:47:38+0000"}, False, "", "zh", []
+    )
+    assert "2026-12-01T20:47:38+0000" not in html

@@ -212,9 +212,9 @@ def test_the_chat_streams_and_shows_highlighted_sources(client) -> None:
     assert "qa-wait" in text_of(chats[0][-1]), "the question shows at once, with a searching placeholder"
     sentences = answer_html.count('class="qa-cite"')
     assert sentences >= 1 and len(chats) >= 1 + sentences, "then the answer builds up sentence by sentence"
-    assert 'href="#a1-s1"' in answer_html  # the marker links to its card
-    assert 'id="a1-s1"' in sources_html
-    assert any(YUEYANG in m for m in sources_html.split("<mark>")[1:]), "the quoted sentence is highlighted"
+    assert 'href="#a1-q1"' in answer_html  # the marker links to its sentence, in its card
+    assert 'id="a1-q1"' in sources_html and 'id="a1-s1"' in sources_html
+    assert any(YUEYANG in m for m in sources_html.split("<mark")[1:]), "the quoted sentence is highlighted"
     assert box == ""
 
 
@@ -415,7 +415,9 @@ def test_the_whole_conversation_goes_to_the_engine_and_votes_find_their_answer(t
         Turn("assistant", "岳阳突出临港经济，[1]打造长江中游综合性航运物流中心。[1]"),
         Turn("user", "那岳阳呢？"),
     ]
-    assert 'href="#a2-s1"' in chat[-1]["content"] and 'id="a2-s1"' in panel and 'id="a1-s1"' in panel
+    # One marker per quoted sentence, leading to that sentence inside its card (issue 13).
+    assert 'href="#a2-q1"' in chat[-1]["content"] and 'href="#a2-q2"' in chat[-1]["content"]
+    assert 'id="a2-q1"' in panel and 'id="a2-s1"' in panel and 'id="a1-s1"' in panel
     # 👎 on the second answer (index 3 in the chat), then a reason: both land in the log.
     like = gr.LikeData(None, {"index": 3, "value": chat[3]["content"], "liked": False})
     row, pending, _box = h.vote(groups, "zh", like)

@@ -47,6 +47,10 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "文件库：{documents} 篇文件，最新文件日期 {newest}",
         "en": "Collection: {documents} documents, the newest dated {newest}",
     },
+    "collection_one": {
+        "zh": "文件库：1 篇文件，文件日期 {newest}",
+        "en": "Collection: 1 document, dated {newest}",
+    },
     "collection_empty": {"zh": "文件库中还没有文件。", "en": "The collection has no documents yet."},
     "copy_sources": {"zh": "来源：", "en": "Sources:"},
     "copy_nearest": {"zh": "相关段落：", "en": "Nearest passages:"},
@@ -506,7 +510,9 @@ def sources_panel(groups: list[dict[str, Any]], lang: str, dates: dict[str, str]
 def header_html(lang: str, documents: int, newest: str = "") -> str:
     """The page's title, what it does, and what the collection holds (so a visitor knows what
     can be asked before asking)."""
-    if documents:
+    if documents == 1:
+        line = label("collection_one", lang, newest=newest or "—")
+    elif documents:
         line = label("collection", lang, documents=documents, newest=newest or "—")
     else:
         line = label("collection_empty", lang)
@@ -706,13 +712,13 @@ details.qa-earlier > summary { cursor: pointer; color: var(--qa-muted); font-siz
 #qa-files button .wrap { font-size: 0; }
 #qa-files button .wrap::after { font-size: 16px; content: "拖放文件到这里，或点击选择"; }
 html[lang="en"] #qa-files button .wrap::after { content: "Drop files here, or click to choose"; }
+#qa-chat .message-buttons button { min-width: 24px; min-height: 24px; }
 /* Touch screens: fingers need 44 px targets. */
 @media (pointer: coarse), (max-width: 640px) {
   a.qa-cite { min-width: 44px; min-height: 44px; line-height: 44px; margin: -10px 0; }
   #qa-chat .message-buttons button { min-width: 44px; min-height: 44px; }
   .qa-back, .qa-more, .qa-less { min-height: 44px; line-height: 44px; }
 }
-#qa-chat .message-buttons button { min-width: 24px; min-height: 24px; }
 /* Phones: the sources sit under the chat, so an answer says so; the header and the language
    switch share a row, and the chat is short enough for the question box and 发送 to show. */
 @media (max-width: 700px) {

@@ -313,6 +313,7 @@ def test_the_header_names_the_collection_in_the_interface_language() -> None:
     assert "<h1>文件问答</h1>" in zh and "文件库：3 篇文件，最新文件日期 2026-11-30" in zh
     assert "Collection: 3 documents, the newest dated 2026-11-30" in render.header_html("en", 3, "2026-11-30")
     assert "还没有文件" in render.header_html("zh", 0)
+    assert "Collection: 1 document, dated 2026-11-30" in render.header_html("en", 1, "2026-11-30")
 
 
 def test_index_times_are_shown_as_local_time() -> None:

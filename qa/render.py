@@ -466,7 +466,7 @@ def source_card(
             f'</summary><div class="qa-passage">{body}</div></details>'
         )
     back = f'<a class="qa-back" href="#qa-chat" data-turn="{turn}">{esc(label("back", lang))}</a>'
-    return f'<div class="qa-src" id="{anchor(turn, number)}">{lost}{head}{section}{passage}{back}</div>'
+    return f'<div class="qa-src" id="{anchor(turn, number)}" tabindex="-1">{lost}{head}{section}{passage}{back}</div>'
 
 
 def sources_group(rec: dict[str, Any], turn: int, question: str, lang: str, dates: dict[str, str] | None = None) -> str:
@@ -631,6 +631,9 @@ CSS = """
 #qa-header h1 { margin: 0 0 4px 0; font-size: 1.5rem; }
 #qa-header p { margin: 0; color: var(--qa-muted); }
 #qa-header p.qa-collection { margin-top: 2px; font-weight: 600; }
+.gradio-container .info-text { color: var(--qa-muted); }
+#qa-input textarea::placeholder { color: #6b7280; }
+.dark #qa-input textarea::placeholder { color: #9ca3af; }
 #qa-lang label:has(input:focus-visible) { outline: 3px solid var(--qa-link); outline-offset: 2px; }
 .gradio-container button.primary { background: #c2410c; color: #ffffff; border-color: #c2410c; }
 .gradio-container button.primary:hover { background: #9a3412; border-color: #9a3412; }

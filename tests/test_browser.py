@@ -209,7 +209,6 @@ def test_desktop_marker_sentence_contrast_feedback_copy_and_language(app, browse
     box.fill("And Yueyang?")
     box.press("Enter")
     expect(page.locator("#qa-reason textarea")).to_be_hidden()  # the box went with its answer
-    # No thumbs under the "searching" placeholder (only under finished answers).
     liked = page.locator("#qa-chat button[aria-label='Liked']")
     page.wait_for_function(
         "() => document.querySelectorAll('#qa-chat .qa-answer.qa-done').length > 1", timeout=ANSWER_TIMEOUT_MS
@@ -334,6 +333,8 @@ def test_no_stack_trace_reaches_the_page(app, browser) -> None:
     reply = page.locator("#qa-chat").get_by_text("问题太长了")
     expect(reply).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     assert "Traceback" not in page.content()
+    # Thumbs only under finished answers: not under a message like this (nor "searching…").
+    expect(page.locator("#qa-chat button[aria-label='Dislike']")).to_be_hidden()
     page.close()
 
 

@@ -124,7 +124,7 @@ def test_citations_name_the_file_when_titles_are_shared_and_the_section_path(cli
     assert paper["title_shared"] is False and paper["label"] == f"{paper['title']} › {paper['section']}"
     # The source cards say the same: title, the file name beside it, the section path under it.
     _last, panel, _box = chat(client, QUESTION, "*.md")
-    card = re.search(r'<div class="qa-src".*?</div></div>', panel, re.S)
+    card = re.search(r'<div class="qa-src".*?class="qa-back".*?</div>', panel, re.S)  # a card ends with "back"
     assert card and f'<span class="qa-doc">{LAW} <span class="qa-file">' in card.group()
     assert "第二章游园管理 › 第三条—第四条" in panel
 

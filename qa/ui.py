@@ -33,7 +33,7 @@ from typing import Any
 
 import gradio as gr
 
-from qa import render
+from qa import page, render
 from qa.chat import BadQuestion, Turn, parse_messages
 from qa.feedback import FeedbackLog, FieldTooLong
 from qa.lang import detect_lang, message
@@ -1105,8 +1105,8 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs: Any) -> Any:
     return demo.launch(
         server_name=settings.host,
         server_port=settings.port,
-        css=render.CSS,
-        head=render.HEAD,
+        css=page.CSS,
+        head=page.HEAD,
         # Gradio's upload route takes files before any handler (and so before the password is
         # checked): it counts the bytes as they stream in and stops a file at this size, and
         # the page refuses a larger file before sending it. Only the limit itself gets in.

@@ -413,7 +413,14 @@ class Handlers:
         log.info("answered %r in %r: %s in %s ms", question, docs, rec["outcome"], rec["timings_ms"].get("total"))
         self._log_not_found(question, rec)
         turn = len(groups) + 1
-        group = {"turn": turn, "question": question, "record": rec, "index": index, "id": uuid.uuid4().hex}
+        group = {
+            "turn": turn,
+            "question": question,
+            "record": rec,
+            "index": index,
+            "id": uuid.uuid4().hex,
+            "scope": docs,
+        }
         # The labels follow the interface language, not the question's (an English question in
         # the Chinese interface still reads 已回答 beside 问题/来源).
         steps = [
@@ -796,14 +803,17 @@ class Handlers:
 
     # --- language ----------------------------------------------------------------------------
 
-    def relabel(self, lang: str, groups: list, value: str | None = "") -> list[Any]:
+    def relabel(self, lang: str, groups: list, value: str | None = "", history: list | None = None) -> list[Any]:
         staff_text = t("staff_intro" if self.settings.staff_password else "staff_disabled", lang)
         documents = self._documents()
+        chat: dict[str, Any] = {"label": t("chat", lang), "placeholder": t("placeholder", lang)}
+        if history:
+            chat["value"] = relabel_answers(history, groups, lang, self._dates(documents))
         return [
             self.header(lang),
             gr.Tab(label=t("tab_ask", lang)),
             gr.Tab(label=t("tab_staff", lang)),
-            gr.Chatbot(label=t("chat", lang), placeholder=t("placeholder", lang), examples=examples(lang)),
+            gr.Chatbot(examples=examples(lang), **chat),
             gr.Textbox(label=t("input", lang), placeholder=t("input_hint", lang)),
             gr.Button(value=t("send", lang)),
             gr.Button(value=t("clear", lang)),
@@ -824,6 +834,23 @@ class Handlers:
             gr.Button(value=t("sign_in", lang)),
             gr.Button(value=t("sign_out", lang)),
         ]
+
+
+def relabel_answers(history: list, groups: list, lang: str, dates: dict[str, str]) -> list:
+    """The chat with its answers rendered again in `lang`, so the badges and hints of earlier
+    answers follow a change of the interface language like the rest of the page."""
+    history = list(history)
+    for g in groups or []:
+        i = g.get("index")
+        if isinstance(i, int) and 0 <= i < len(history) and _role(history[i]) == "assistant":
+            html = render.answer_html(
+                g["record"], g["turn"], g["question"], scope=g.get("scope", ""), lang=lang, dates=dates
+            )
+            message = history[i]
+            history[i] = (
+                {**message, "content": html} if isinstance(message, dict) else {"role": "assistant", "content": html}
+            )
+    return history
 
 
 def _filter_menu(documents: list[dict[str, Any]], lang: str, value: str | None, **props: Any) -> Any:
@@ -1006,7 +1033,7 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
         chatbot.clear(**reset)  # the chat's own bin icon must forget the conversation too
         lang.change(
             h.relabel,
-            [lang, groups, doc_filter],
+            [lang, groups, doc_filter, chatbot],
             [
                 header,
                 tab_ask,

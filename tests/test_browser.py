@@ -241,6 +241,10 @@ def test_desktop_marker_sentence_contrast_feedback_copy_and_language(app, browse
     expect(page.locator("#qa-header .qa-collection")).to_contain_text("Collection: 1 document")
     expect(page.locator("#qa-sources .qa-group-h").first).to_have_text("Sources")
     assert page.evaluate("document.documentElement.lang") == "en"
+    # The earlier answers' labels follow too, and they keep their votes.
+    expect(page.locator("#qa-chat .qa-badge").first).to_have_text("Answered")
+    expect(page.locator("#qa-chat .qa-below").first).to_contain_text("Sources")
+    expect(liked).to_have_count(1)
     page.get_by_role("button", name="New chat").click()
     expect(page.get_by_text("What are Yueyang's priorities?")).to_be_visible()
     expect(page.get_by_text("岳阳片区的重点是什么？", exact=True)).to_have_count(0)

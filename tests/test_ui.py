@@ -436,3 +436,20 @@ def test_not_found_answers_are_logged_as_candidates(tmp_path: Path) -> None:
     assert "未找到" in chat[-1]["content"] and "您可能想问的相关段落" in chat[-1]["content"]
     [candidate] = list(h.feedback.candidates())
     assert candidate["question"] == "海南自贸港的个人所得税税率是多少？" and candidate["outcome"] == "not_found"
+
+
+def test_votes_stay_with_their_answers_and_answers_follow_the_interface_language(tmp_path: Path) -> None:
+    """Issue 13: the page is given every answer's vote after each vote (so a filled 👍 survives
+    later questions), and a change of language renders the earlier answers' labels again."""
+    import gradio as gr
+
+    from qa.ui import feedback_values, relabel_answers
+
+    h = handlers(tmp_path, StubEngine())
+    chat, _panel, convo, groups, _ = run_chat(h, "长沙片区的重点是什么？", [], [], [])[-1]
+    chat, _panel, convo, groups, _ = run_chat(h, "那岳阳呢？", chat, convo, groups)[-1]
+    update, groups = h.keep_vote(groups, chat, gr.LikeData(None, {"index": 1, "value": "", "liked": True}))
+    assert update.feedback_value == ["Like", None] and feedback_values(chat, groups) == ["Like", None]
+    english = relabel_answers(chat, groups, "en", {})
+    assert "Answered" in english[1]["content"] and "已回答" not in english[3]["content"]
+    assert english[0] == chat[0]  # the questions stay as typed

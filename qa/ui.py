@@ -922,8 +922,8 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
                             height="min(540px, 60vh)",
                             placeholder=t("placeholder", lang0),
                             examples=examples(lang0),
-                            # Filled in by the page as it is voted on; kept by the page across
-                            # answers, so each answer keeps its own 👍/👎.
+                            # Every answer's vote, sent after each vote (Handlers.keep_vote): on
+                            # its own the page forgets a filled 👍/👎 when the next answer comes.
                             feedback_value=[],
                             latex_delimiters=[],  # "$" in a document is money, not maths
                             buttons=["copy"],

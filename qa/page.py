@@ -98,9 +98,12 @@ details.qa-earlier > summary { cursor: pointer; color: var(--qa-muted); font-siz
 .qa-doc-chunks { text-align: right; }
 .qa-notice.qa-ok { background: var(--color-accent-soft); }
 .qa-notice.qa-bad, p.qa-bad { background: #fee2e2; color: #991b1b; }
-/* The upload box's own text comes from the browser's language, not the page's: ours instead. */
-#qa-files button .wrap { font-size: 0; }
-#qa-files button .wrap::after { font-size: 16px; content: "拖放文件到这里，或点击选择"; }
+/* The upload box's own text comes from the browser's language, not the page's: ours instead,
+   keyed on <html lang> (set by the page script). Both languages are written as html[lang] rules:
+   Gradio also adds a copy of each rule under its container, and such a copy of an unkeyed rule
+   would outrank the keyed one. */
+html[lang] #qa-files button .wrap { font-size: 0; }
+html[lang] #qa-files button .wrap::after { font-size: 16px; content: "拖放文件到这里，或点击选择"; }
 html[lang="en"] #qa-files button .wrap::after { content: "Drop files here, or click to choose"; }
 #qa-chat .message-buttons button { min-width: 24px; min-height: 24px; }
 /* Touch screens: fingers need 44 px targets. */

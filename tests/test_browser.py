@@ -36,6 +36,7 @@ NOT_FOUND = "海南自贸港的个人所得税税率是多少？"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 AA_TEXT = 4.5
+AFTER = "e => getComputedStyle(e, '::after').content"
 EXPECTED = "临港经济"  # in the answer, and highlighted in its source
 ANSWER_TIMEOUT_MS = 60_000
 
@@ -392,8 +393,14 @@ def test_document_menu_and_staff_sign_in_upload_list_and_delete(app, browser, tm
     expect(password).to_be_hidden()
     status = page.locator("#qa-status").inner_text()
     assert "+0000" not in status and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", status), status
-    drop = page.evaluate("getComputedStyle(document.querySelector('#qa-files button .wrap'), '::after').content")
-    assert "拖放文件" in drop, drop  # the drop zone speaks the page's language, not the browser's
+    # The drop zone speaks the page's language, not the browser's (which is English here).
+    drop = page.locator("#qa-files button .wrap").first
+    assert "拖放文件" in drop.evaluate(AFTER), drop.evaluate(AFTER)
+    page.get_by_text("English", exact=True).click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    assert "Drop files here" in drop.evaluate(AFTER), drop.evaluate(AFTER)
+    page.get_by_text("中文", exact=True).click()
+    expect(page.get_by_role("button", name="退出登录")).to_be_visible()
 
     # Upload: the new document is indexed in the background and appears in the list.
     notice = tmp_path / "闭园通知.txt"

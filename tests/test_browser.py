@@ -4,8 +4,9 @@ One app for the whole module, both sizes in it: 1366x900 and 390x844 (touch). Ch
 leads to exactly its sentence (highlighted, unfolded, in view, focused) and back; the contrast of
 the page's text, computed from the styles the page really has; target sizes; the `lang`
 attribute; votes kept per answer; the plain text that "copy" puts on the clipboard; the staff
-sign-in, upload, list and removal. Screenshots go to test-output/browser/ (desktop.png,
-phone.png, phone-source.png, staff.png, ...) so a human can look at them.
+sign-in, upload, list and removal. Screenshots go to test-output/browser/ (desktop-start.png,
+desktop-marker.png, desktop.png, phone-start.png, phone.png, phone-source.png, staff.png, ...)
+so a human can look at them, and the contrast measured to contrast.json.
 """
 
 from __future__ import annotations
@@ -167,6 +168,7 @@ def test_desktop_marker_sentence_contrast_feedback_copy_and_language(app, browse
     )
     assert ring[0] != "none" and ring[1] >= 2, ring
     check_contrast(page, "1366", {"subtitle": "#qa-header p", "发送": "#qa-send", "empty sources": ".qa-empty"})
+    page.screenshot(path=str(SHOTS / "desktop-start.png"))
 
     ask_in_page(page, LIST_QUESTION)
     answer = page.locator("#qa-chat .qa-answer").last

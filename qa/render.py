@@ -437,6 +437,10 @@ def source_card(
     path, page and date, the passage with the quoted sentences marked, and a link back."""
     text = src.get("text", "").strip()
     quoted = list(src.get("quoted", []))
+    heading = (src.get("heading") or "").strip()
+    if heading and heading in (q.strip() for q in quoted):
+        # A quoted heading is shown where it stands in the document, above the passage.
+        text = f"{heading}\n{text}"
     doc, title = src.get("doc", ""), src.get("title") or ""
     # The file name tells apart documents that share a title (two versions of one law); it is
     # always there on hover, for staff who know the collection by file.

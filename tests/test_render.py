@@ -325,3 +325,18 @@ def test_index_times_are_shown_as_local_time() -> None:
         {"documents": 1, "chunks": 2, "built_at": "2026-12-01T20:47:38+0000"}, False, "", "zh", []
     )
     assert "2026-12-01T20:47:38+0000" not in html
+
+
+def test_a_quoted_heading_is_shown_above_its_passage_and_its_marker_leads_to_it() -> None:
+    """Issue 10: a heading that states the fact is quoted like a sentence; the card shows it
+    where it stands in the document (above the passage), marked, so [1] lands on it."""
+    heading = "提出7大领域121项制度创新试验任务"
+    body = "湖南自贸试验区总体方案中根据战略定位和总体目标，有针对性地设定了7大领域的试验内容。"
+    source = {**src(body, 1, [heading], section=f"【知多点】 › {heading}"), "heading": heading}
+    rec = {**answered(f"{heading}[1]"), "sources": [source]}
+    panel = render.sources_panel([{"turn": 2, "question": "q", "record": rec}], "zh")
+    assert f'id="a2-q1" tabindex="-1" data-m="1">{heading}</mark>' in panel
+    assert panel.index(heading + "</mark>") < panel.index(body)
+    # Not quoted: the heading stays in the section line only, the passage starts with its text.
+    quiet = render.source_card({**source, "quoted": [body]}, 1, 2, "zh")
+    assert quiet.count(heading) == 1

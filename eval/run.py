@@ -66,7 +66,8 @@ def citations_hold(answer: Answer) -> bool:
     for c in answer.citations:
         if not c.quoted:
             return False
-        if any(squash(s) not in squash(c.chunk.text) for s in c.quoted):
+        # A quoted heading stands right above its chunk (records.Chunk.heading).
+        if any(squash(s) not in squash(f"{c.chunk.heading}\n{c.chunk.text}") for s in c.quoted):
             return False
         if any(f"{squash(s)}[{c.number}]" not in squash(answer.text) for s in c.quoted):
             return False
@@ -111,6 +112,8 @@ def metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
         holds = [1.0 if answer_holds(r["answer"], r["q"]["span"]) else 0.0 for r in facts]
         m[f"{lang}_facts"] = _mean(holds)
         m[f"{lang}_facts_r3"] = _mean([h for h, r in zip(holds, ranks) if r is not None and r <= 3])
+        # Which ones, so that a change's before/after reports can be compared question by question.
+        m[f"{lang}_facts_missed"] = [r["q"]["id"] for h, r in zip(holds, facts) if not h]
     unans = [r for r in rows if r["q"]["kind"] == "unanswerable"]
     answerable = [r for r in rows if r["q"]["kind"] != "unanswerable"]
     m["unanswerable_n"] = len(unans)

@@ -32,6 +32,11 @@ class Sentence:
     text: str
     sims: tuple[float, ...]  # similarity to the question under each model
 
+    @property
+    def is_heading(self) -> bool:
+        """The chunk's heading (an empty span at its start), not a sentence of its text."""
+        return self.start == self.end
+
 
 def keyword_coverage(keywords: str, text: str, bm25: BM25) -> float:
     """IDF-weighted share of the question's words (or English expansion) found in `text` (0..1)."""
@@ -56,7 +61,8 @@ def candidate_sentences(
         lo, hi = np.searchsorted(rows, row, "left"), np.searchsorted(rows, row, "right")
         sims = np.asarray(vectors[lo:hi], np.float32) @ query
         for j, (_, s, e) in enumerate(spans[lo:hi]):
-            text = p.chunk.text[s - p.chunk.start : e - p.chunk.start].strip()
+            # The empty span at a chunk's start is its heading (see indexer.quote_spans).
+            text = p.chunk.heading if s == e else p.chunk.text[s - p.chunk.start : e - p.chunk.start].strip()
             out.append(Sentence(p, int(s), int(e), text, (float(sims[j]),)))
     return out
 

@@ -11,7 +11,7 @@ import hashlib
 import re
 
 from qa.records import Chunk, Document
-from qa.text import TABLE_ROW
+from qa.text import TABLE_ROW, heading_level
 
 # A sentence ends at 。！？；!?; (plus closing quotes/brackets) or at a paragraph break.
 _SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)\"']*|\n")
@@ -87,6 +87,22 @@ def section_path(heading: str, articles: str) -> str:
     return " › ".join(x for x in (heading, articles) if x)
 
 
+# A heading shorter than this once its number is off is a label ("总则", "申领时间"), not a statement.
+MIN_HEADING_CHARS = 6
+_HEADING_NUMBER = re.compile(
+    r"^(?:第[一二三四五六七八九十百零0-9]+[编章节条]|[一二三四五六七八九十]+、|[(（]\s*[一二三四五六七八九十\d]+\s*[)）]|\d{1,2}\s*[.．、])\s*"
+)
+
+
+def quotable_heading(path: str) -> str:
+    """The last heading of a section path when it states something a reader could be told
+    ("提出7大领域121项制度创新试验任务"), or "" for a label ("第一章 总则", "【知多点】")."""
+    last = path.rsplit(" › ", 1)[-1].strip()
+    body = _HEADING_NUMBER.sub("", last) if heading_level(last) else last
+    body = body.strip("【】[]〔〕（）() ")
+    return last if len(body) >= MIN_HEADING_CHARS else ""
+
+
 def chunk_id(doc_id: str, section: str, text: str) -> str:
     return hashlib.sha1(f"{doc_id}\x00{section}\x00{text}".encode()).hexdigest()[:16]
 
@@ -132,6 +148,7 @@ def chunk_document(doc: Document, min_chars: int = 150, max_chars: int = 300) ->
                     end=e,
                     text=text[s:e],
                     page=doc.page_at(s),
+                    heading=quotable_heading(doc.section_at(s)) if s == lo else "",
                 )
             )
     return chunks

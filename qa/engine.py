@@ -203,7 +203,8 @@ class Engine:
             ranking[:k], stored.arrays["sentence_spans"], rows, stored.arrays["sentence_vectors"], query.e5
         )
         sentences = self._rescore(query, retriever, resolved.searched_for, candidates)
-        evidence = Evidence.gather(query, hits[:k], sentences, retriever, hits[: self.settings.evidence_depth])
+        said = [s for s in sentences if not s.is_heading]
+        evidence = Evidence.gather(query, hits[:k], said, retriever, hits[: self.settings.evidence_depth])
         timings = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
         return _Gathered(stored, rows, resolved, query, ranking, sentences, evidence, retriever, timings)
 
@@ -218,7 +219,13 @@ class Engine:
         answers. The shortlist is embedded alone, as a passage, by e5 (and, for English
         questions, by the cross-lingual model): a few short sentences per question instead of
         every sentence of the collection at index time, which tripled indexing."""
-        short = answering.shortlist(query.keyword_text, candidates, retriever.bm25, question, self.settings.rescore)
+        n = self.settings.rescore
+        body = [s for s in candidates if not s.is_heading]
+        short = answering.shortlist(query.keyword_text, body, retriever.bm25, question, n)
+        # A heading that would make the shortlist joins it without taking a sentence's place:
+        # the answerability evidence reads the sentences alone, as it was calibrated.
+        best = answering.shortlist(query.keyword_text, candidates, retriever.bm25, question, n)
+        short += [s for s in best if s.is_heading]
         if not short:
             return candidates  # rescoring off: the stored (late-chunked) similarities
         texts = [s.text for s in short]

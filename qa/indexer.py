@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 
 # Bump when the text that gets embedded or tokenized changes recipe.
 RECIPE = "section+text/v3"  # v3: one pass per chunk, late-chunked sentence vectors
-# Bump when what is derived from the text without a model changes (BM25 tokens, glossary): the
-# index is rebuilt, the cached vectors stay valid.
-DERIVED = "bm25+glossary/v2"  # v2: glossary names from the keyword segmentation
+# Bump when what is derived from the text without a model changes (chunk records, BM25 tokens,
+# glossary): the index is rebuilt, the cached vectors stay valid (they are keyed by their text).
+DERIVED = "bm25+glossary/v3"  # v3: quotable headings (Chunk.heading); v2: glossary names from segmentation
 MIN_SENTENCE_CHARS = 6
 
 
@@ -99,8 +99,11 @@ def mismatch(manifest: dict[str, object] | None, settings: Settings) -> str:
 
 
 def quote_spans(chunk: Chunk) -> list[tuple[int, int]]:
-    """Document offsets of the chunk's sentences worth quoting (trimmed of surrounding space)."""
-    out = []
+    """Document offsets of the chunk's sentences worth quoting (trimmed of surrounding space).
+
+    A quotable heading comes first, as the empty span at the chunk's start: it stands right
+    before the chunk's text in the document but is not part of it (see `Chunk.heading`)."""
+    out = [(chunk.start, chunk.start)] if chunk.heading else []
     for s, e in sentence_spans(chunk.text):
         piece = chunk.text[s:e]
         if len(piece.strip()) >= MIN_SENTENCE_CHARS:
@@ -110,9 +113,14 @@ def quote_spans(chunk: Chunk) -> list[tuple[int, int]]:
 
 
 def _in_embed_text(chunk: Chunk, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The same spans as character offsets into `embed_text(chunk)` (heading line, stripped body)."""
+    """The same spans as character offsets into `embed_text(chunk)` (heading line, stripped body);
+    the heading's empty span becomes where the heading stands in the heading line."""
     shift = (len(chunk.section) + 1 if chunk.section else 0) - (len(chunk.text) - len(chunk.text.lstrip()))
-    return [(s - chunk.start + shift, e - chunk.start + shift) for s, e in spans]
+    at = chunk.section.rfind(chunk.heading) if chunk.heading else -1
+    return [
+        (at, at + len(chunk.heading)) if s == e and at >= 0 else (s - chunk.start + shift, e - chunk.start + shift)
+        for s, e in spans
+    ]
 
 
 def text_key(text: str, spans: list[tuple[int, int]]) -> str:

@@ -76,6 +76,9 @@ def to_json(answer: Answer, qid: Any = None, shared: Iterable[str] = ()) -> dict
                 "title_shared": p.chunk.title in ambiguous,
                 "page": p.chunk.page or None,
                 "text": p.chunk.text.strip(),
+                # The heading printed above the passage when it opens its section ("" otherwise):
+                # an answer may quote it like a sentence.
+                "heading": p.chunk.heading,
                 "score": round(p.score, 6),
                 "rank": p.rank,
                 "n": c.number if c else None,

@@ -57,6 +57,10 @@ class Chunk:
     end: int
     text: str
     page: int = 0  # page where the chunk starts; 0 when the document has no pages
+    # The heading printed right above this chunk when the chunk opens its section and the heading
+    # says something ("提出7大领域121项制度创新试验任务", not "第一章 总则"): it is quoted and
+    # cited like a sentence of the chunk. It is not part of `text`, which the document rebuilds from.
+    heading: str = ""
 
 
 @dataclass(frozen=True)

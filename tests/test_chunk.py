@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from conftest import PAGE
 
-from qa.chunk import chunk_document, sentence_spans
+from qa.chunk import chunk_document, quotable_heading, sentence_spans
 from qa.load import parse
 
 
@@ -59,3 +59,46 @@ def test_an_overlong_sentence_is_cut_at_clauses():
     assert "".join(c.text for c in chunks) == doc.text
     # A short tail joins the chunk before it, within 1.2x the maximum.
     assert all(len(c.text) <= 360 for c in chunks) and len(chunks) >= 2
+
+
+@pytest.mark.parametrize(
+    "path,quotable",
+    [
+        ("【知多点】 › 提出7大领域121项制度创新试验任务", "提出7大领域121项制度创新试验任务"),
+        ("第一章 总则", ""),
+        ("第二章 公园管理 › 第一节 开放时间", ""),
+        ("二、申领时间", ""),
+        ("【知多点】", ""),
+        ("三、支持先进制造业高质量发展", "三、支持先进制造业高质量发展"),
+        ("", ""),
+    ],
+)
+def test_a_heading_is_quotable_when_it_states_something(path, quotable):
+    assert quotable_heading(path) == quotable
+
+
+def test_the_first_chunk_of_a_section_carries_its_quotable_heading_and_text_is_unchanged(page):
+    chunks = chunk_document(page)
+    assert "".join(c.text for c in chunks) == page.text  # the heading is not added to the text
+    starts = {s.start for s in page.sections}
+    with_heading = [c for c in chunks if c.heading]
+    assert any(c.heading == "提出7大领域121项制度创新试验任务" for c in with_heading)
+    for c in chunks:
+        if c.heading:
+            assert c.start in starts and c.section.endswith(c.heading) and c.heading not in c.text
+        elif c.start not in starts:
+            assert c.heading == ""
+
+
+def test_a_headings_sentence_vector_is_pooled_from_the_heading_in_the_embedded_text(page):
+    from qa.chunk import embed_text
+    from qa.indexer import _in_embed_text, quote_spans
+
+    for c in chunk_document(page):
+        spans = quote_spans(c)
+        mapped = _in_embed_text(c, spans)
+        text = embed_text(c)
+        for (s, e), (a, b) in zip(spans, mapped):
+            expected = c.heading if s == e else page.text[s:e]
+            assert text[a:b] == expected
+        assert (spans[0][0] == spans[0][1]) == bool(c.heading)

@@ -47,9 +47,25 @@ def test_ask_yueyang_in_chinese_cites_the_passage(env):
     assert "[1]" in out["answer"]
 
 
-def test_ask_yueyang_in_english_cites_the_same_passage(env):
-    zh = json.loads(run(env, "ask", "岳阳片区的重点是什么？", "--json").stdout)
-    en = json.loads(run(env, "ask", "What are Yueyang's priorities?", "--json").stdout)
+@pytest.fixture(scope="module")
+def answers(env: dict[str, str]) -> dict[str, dict]:
+    """Several questions answered by one `ask --jsonl` process (each process loads the models)."""
+    lines = {
+        "zh": "岳阳片区的重点是什么？",
+        "en": "What are Yueyang's priorities?",
+        "hainan": "海南自贸港的个人所得税税率是多少？",
+        "control": "岳阳片区\x07的重点\x1b是什么？",
+        "heading-zh": "总体方案提出了多少项制度创新试验任务？",
+        "heading-en": "How many institutional innovation tasks does the overall plan set out?",
+    }
+    stdin = "".join(json.dumps({"id": i, "question": q}, ensure_ascii=False) + "\n" for i, q in lines.items())
+    r = run(env, "ask", "--jsonl", stdin=stdin)
+    assert r.returncode == 0, r.stderr
+    return {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
+
+
+def test_ask_yueyang_in_english_cites_the_same_passage(answers):
+    zh, en = answers["zh"], answers["en"]
     assert en["answered"] is True
     assert en["answer"].startswith("From the Chinese sources:")
     assert "临港经济" in en["answer"]
@@ -58,11 +74,21 @@ def test_ask_yueyang_in_english_cites_the_same_passage(env):
     assert zh_cited and zh_cited == en_cited
 
 
-def test_question_the_documents_do_not_cover_is_refused(env):
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_fact_stated_by_a_heading_is_quoted_and_cited_to_its_section(answers, lang):
+    """Issue 10: 【知多点】's heading is the only place that says 121; the answer quotes it."""
+    out = answers[f"heading-{lang}"]
+    assert out["answered"] and "提出7大领域121项制度创新试验任务[1]" in out["answer"]
+    cited = next(s for s in out["sources"] if s["n"] == 1)
+    assert "【知多点】" in cited["section"] and cited["heading"] == "提出7大领域121项制度创新试验任务"
+    assert cited["quoted"][0] == cited["heading"] and cited["heading"] not in cited["text"]
+
+
+def test_question_the_documents_do_not_cover_is_refused(env, answers):
     r = run(env, "ask", "海南自贸港的个人所得税税率是多少？")
     assert r.returncode == 0
     assert "文档中没有找到" in r.stdout
-    out = json.loads(run(env, "ask", "海南自贸港的个人所得税税率是多少？", "--json").stdout)
+    out = answers["hainan"]
     assert out["answered"] is False and out["outcome"] == "not_found"
     assert all(s["n"] is None for s in out["sources"])
 
@@ -98,8 +124,8 @@ def test_inputs_argv_cannot_carry_get_clear_messages_in_batch_mode(env):
     assert out["ok"]["answered"] and "临港经济" in out["ok"]["answer"]
 
 
-def test_control_characters_inside_a_question_are_ignored(env):
-    out = json.loads(run(env, "ask", "岳阳片区\x07的重点\x1b是什么？", "--json").stdout)
+def test_control_characters_inside_a_question_are_ignored(answers):
+    out = answers["control"]
     assert out["answered"] and "临港经济" in out["answer"]
 
 

@@ -121,14 +121,23 @@ def select(keywords: str, sentences: list[Sentence], bm25: BM25, question: str =
     sentences in reading order of their passages. A reader takes the first sentence for the
     answer: general context ("湖南自贸区涵盖长沙、岳阳、郴州三大片区…") in front of the
     sentence about 郴州 buried it."""
-    scores = sentence_scores(keywords, sentences, bm25, question)
+    body = [s for s in sentences if not s.is_heading]
+    scores = sentence_scores(keywords, body, bm25, question)
     if not scores:
         return []
     best = max(scores)
-    ranked = sorted(range(len(sentences)), key=lambda i: -scores[i])
+    ranked = sorted(range(len(body)), key=lambda i: -scores[i])
     keep = [i for i in ranked if scores[i] >= RELATIVE_KEEP * best][:MAX_SENTENCES]
-    rest = sorted((sentences[i] for i in keep[1:]), key=lambda s: (s.passage.rank, s.start))
-    return [sentences[keep[0]], *rest]
+    rest = sorted((body[i] for i in keep[1:]), key=lambda s: (s.passage.rank, s.start))
+    chosen = [body[keep[0]], *rest]
+    # A heading that outscores every sentence leads the answer ("提出7大领域121项制度创新试验任务"),
+    # but never takes a sentence's place: it sums its section up, the sentences give the detail.
+    if len(body) < len(sentences):
+        joint = sentence_scores(keywords, sentences, bm25, question)
+        top = max(range(len(sentences)), key=lambda i: joint[i])
+        if sentences[top].is_heading:
+            chosen.insert(0, sentences[top])
+    return chosen
 
 
 def shortlist(keywords: str, sentences: list[Sentence], bm25: BM25, question: str, n: int) -> list[Sentence]:

@@ -258,3 +258,23 @@ def test_answer_type_nouns_are_not_topics():
     assert topic_words("潘才良担任什么职务？") == ["潘才良"]
     # ... while a real topic the documents may lack (学历) stays a topic.
     assert "学历" in topic_words("王受文的学历是什么？")
+
+
+def test_a_heading_leads_the_answer_only_when_it_outscores_every_sentence_and_displaces_none():
+    from qa.answer import select
+    from qa.keywords import BM25
+
+    body = "其中，加快转变政府职能方面有14项试验任务。在推动贸易高质量发展领域有28项试验任务。"
+    heading = "提出121项制度创新试验任务"
+    chunk = Chunk("c1", "d.txt", "标题", f"知多点 › {heading}", 0, len(body), body, heading=heading)
+    p = Passage(chunk, 1.0, 1)
+    first, second = Sentence(p, 0, 22, body[:22], (0.80,)), Sentence(p, 22, len(body), body[22:], (0.70,))
+    bm25 = BM25.fit([tokenize(body)])
+
+    def chosen(heading_sim: float) -> list[str]:
+        candidates = [first, second, Sentence(p, 0, 0, heading, (heading_sim,))]
+        return [s.text for s in select("试验任务", candidates, bm25)]
+
+    without = [s.text for s in select("试验任务", [first, second], bm25)]
+    assert chosen(0.95) == [heading, *without]  # leads, and the sentences stay as they were
+    assert chosen(0.10) == without  # a weaker heading is not quoted

@@ -361,12 +361,16 @@ class MilvusStore:
     # ------------------------------------------------------------------ writing
 
     def _create(self, name: str, schema: Any, index: Any) -> None:
-        self.client.create_collection(name, schema=schema, index_params=index)
+        self.client.create_collection(name, schema=schema)
+        # Not waited for here: pymilvus polls every index at 0.5 s a time (and asks milvus-lite
+        # for a timestamp it does not implement); loading the collection waits for them.
+        self.client.create_index(name, index, sync=False)
 
     def _insert(self, name: str, rows: list[dict[str, Any]]) -> None:
         for i in range(0, len(rows), INSERT_BATCH):
             self.client.insert(name, rows[i : i + INSERT_BATCH])
         self.client.flush(name)
+        self.client.load_collection(name)
 
     def _dense_index(self, index: Any, field_name: str, approximate: bool) -> None:
         if approximate:

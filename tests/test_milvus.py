@@ -96,6 +96,9 @@ def test_a_changed_document_is_reindexed_by_text_hash(real_engine, tmp_path):
         assert engine.report.embedded == 1  # the page's chunks are cached: only the notice is new
         first = engine.ask("株洲片区的服务窗口设在哪里？")
         assert "神农大道" in first.text
+        # Limited to one document: Milvus searches only its rows (a filter on the row ids).
+        only = engine.ask("自贸区的发展重点是什么？", docs="notice.txt")
+        assert only.passages and {p.chunk.doc_id for p in only.passages} == {"notice.txt"}
         old_version = engine.stored.version
 
         doc.write_text("# 通知\n\n株洲片区的服务窗口已迁至芦淞区建设南路八号，每周四上午办理备案。\n", "utf-8")

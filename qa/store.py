@@ -52,10 +52,6 @@ class StoreUnavailable(RuntimeError):
     """The configured store cannot be reached (e.g. no Milvus server at QA_MILVUS_URI)."""
 
 
-# The dense fields a StoredIndex searches: e5's chunk vectors and the cross-lingual model's.
-DENSE_FIELDS = ("e5", "x")
-
-
 class StoredIndex(Protocol):
     """One published version of the index, as the retriever and the engine read it.
 
@@ -115,9 +111,6 @@ class Store(Protocol):
     def load(self) -> StoredIndex:
         """The current version; IndexUnreadable when there is none or it is damaged."""
         ...
-
-
-STORES = ("faiss", "milvus")
 
 
 def open_store(settings: Settings) -> Store:

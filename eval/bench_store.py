@@ -107,6 +107,9 @@ def bench(n_files: int, runs: int, workdir: str | None = None) -> dict[str, Any]
         copy_slice(n_files, corpus)
     local = Settings.from_env(corpus_dir=corpus, index_dir=base / "index", vector_store="faiss")
     shared = replace(local, vector_store="milvus", milvus_uri=str(base / "milvus.db"))
+    # One version on disk for each store: the FAISS build prunes its old one; a Milvus publish
+    # keeps the previous version for replicas, so a reused work folder starts its database anew.
+    shutil.rmtree(base / "milvus.db", ignore_errors=True)
     e5 = load_embedder(local)
     x, latent = load_crosslingual(local), load_latent(local, e5)
     t0 = time.perf_counter()

@@ -152,7 +152,9 @@ class Engine:
             stored, report = open_or_build(
                 self.settings, self.embedder, self.second, progress=progress, latent=self.latent
             )
-            if report.rebuilt or self.stale:
+            # Another version than the one served: rebuilt here, or published by the indexer
+            # that shares this Milvus store (a replica picks it up on its next refresh).
+            if report.rebuilt or self.stale or stored.version != self.stored.version:
                 self.use(stored)
             self.stale = ""
             self.report = report

@@ -224,7 +224,8 @@ def build(
     latent: LatentTerms | None = None,
 ) -> BuildReport:
     t0 = time.perf_counter()
-    previous = store.read_manifest(settings.index_dir) or {}
+    target = store.open_store(settings)
+    previous = target.read_manifest() or {}
     loaded = load_corpus(settings.corpus_dir, settings.max_file_bytes)
     if progress:
         progress("documents", len(loaded.documents), len(loaded.documents) + len(loaded.skipped))
@@ -259,8 +260,7 @@ def build(
         "skipped": {s.name: s.reason for s in loaded.skipped},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    store.save(
-        settings.index_dir,
+    target.save(
         manifest,
         chunks,
         vectors,
@@ -288,7 +288,8 @@ def open_stale(settings: Settings) -> tuple[store.StoredIndex, str] | None:
     built: it was made by the same models, recipe and libraries, and only the documents
     differ. None when it is current (open_or_build serves it) or when it cannot answer at all
     (another model's vectors, an unreadable folder): then the caller must build first."""
-    manifest = store.read_manifest(settings.index_dir)
+    backend = store.open_store(settings)
+    manifest = backend.read_manifest()
     reason = mismatch(manifest, settings)
     if not reason or manifest is None:
         return None
@@ -296,7 +297,7 @@ def open_stale(settings: Settings) -> tuple[store.StoredIndex, str] | None:
     if any(manifest.get(k) != v for k, v in want.items() if k != "corpus"):
         return None
     try:
-        return store.load(settings.index_dir), reason
+        return backend.load(), reason
     except store.IndexUnreadable:
         return None
 
@@ -311,10 +312,11 @@ def open_or_build(
 ) -> tuple[store.StoredIndex, BuildReport]:
     """Serve the stored index if it matches corpus and settings; otherwise rebuild it first."""
     t0 = time.perf_counter()
-    reason = "forced" if force else mismatch(store.read_manifest(settings.index_dir), settings)
+    backend = store.open_store(settings)
+    reason = "forced" if force else mismatch(backend.read_manifest(), settings)
     if not reason:
         try:
-            stored = store.load(settings.index_dir)
+            stored = backend.load()
             skipped = tuple(Skipped(k, v) for k, v in stored.manifest.get("skipped", {}).items())
             return stored, BuildReport(
                 len(stored.manifest.get("documents", {})), len(stored.chunks), time.perf_counter() - t0, False, skipped
@@ -323,4 +325,4 @@ def open_or_build(
             reason = str(exc)
     log.info("building index: %s", reason)
     report = build(settings, embedder, second, progress, latent)
-    return store.load(settings.index_dir), replace(report, reason=reason)
+    return backend.load(), replace(report, reason=reason)

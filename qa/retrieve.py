@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense FAISS search and BM25 on jieba tokens, fused by reciprocal rank.
+"""Hybrid retrieval: the store's dense search and BM25 on jieba tokens, fused by reciprocal rank.
 
 Rank fusion (RRF) is used because score scales are not comparable (cosine vs BM25, and cosine
 ranges differ by model and by query language). Each query language has its route of retrievers,
@@ -113,7 +113,6 @@ class Retriever:
         self.bm25 = BM25.from_arrays(a) if "bm25_data" in a else BM25.fit([[] for _ in self.chunks])
         self.depth = depth
         self.rrf_k = rrf_k
-        self.x_vectors = a.get("x_vectors")
         self.latent = (
             sparse.csr_matrix(
                 (a["latent_data"], a["latent_indices"], a["latent_indptr"]), shape=tuple(a["latent_shape"].tolist())
@@ -128,18 +127,8 @@ class Retriever:
         return self.routes.get(lang, self.routes["zh"])
 
     def dense(self, qvec: np.ndarray, depth: int, allowed: np.ndarray | None = None) -> tuple[list[int], np.ndarray]:
-        """The FAISS top `depth` chunks; limited to `allowed` chunks, an exact scan of those."""
-        n = min(depth, len(self.chunks))
-        if n == 0:
-            return [], np.zeros(0, dtype=np.float32)
-        if allowed is not None:
-            rows = np.flatnonzero(allowed)
-            sims = np.asarray(self.stored.vectors[rows] @ qvec, np.float32)
-            order = np.argsort(-sims, kind="stable")[:n]
-            return [int(rows[i]) for i in order], sims[order]
-        scores, ids = self.stored.faiss_index.search(qvec.reshape(1, -1).astype(np.float32), n)
-        keep = ids[0] >= 0
-        return [int(i) for i in ids[0][keep]], scores[0][keep]
+        """The store's top `depth` chunks by e5 similarity; limited to `allowed` chunks when given."""
+        return self.stored.search("e5", qvec, depth, allowed)
 
     def hits(self, q: Query, allowed: np.ndarray | None = None) -> list[Hit]:
         """All fused candidates, best first; only `allowed` chunks (a boolean mask) when given."""
@@ -156,8 +145,8 @@ class Retriever:
                 rankings.append(dense_ids)
             elif name in ("bm25", "gloss") and len(bm):
                 rankings.append(top(bm, self.depth, positive=True))
-            elif name == "x" and q.x is not None and self.x_vectors is not None:
-                rankings.append(top(masked(self.x_vectors @ q.x), self.depth, finite=True))
+            elif name == "x" and q.x is not None:
+                rankings.append(self.stored.search("x", q.x, self.depth, allowed)[0])
             elif name == "latent" and q.latent is not None and self.latent is not None:
                 rankings.append(top(masked(feature_scores(self.latent, q.latent)), self.depth, positive=True))
         fused = rrf(rankings, self.rrf_k)

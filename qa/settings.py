@@ -7,6 +7,7 @@ a setting here can never silently serve an index built with another one.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -47,13 +48,29 @@ class Settings:
     route_zh: str = "e5,bm25"
     route_en: str = "x,gloss,latent"
     threads: int = 2
-    # Chunks above which FAISS search is approximate (HNSW) instead of exact (qa.store).
+    # Chunks above which dense search is approximate (HNSW) instead of exact (qa.store).
     ann_threshold: int = 100_000
+    # Where the index lives (qa.store): "faiss" = files under index_dir; "milvus" = Milvus
+    # collections at milvus_uri: a file path is a milvus-lite database (one process at a time),
+    # http://host:19530 a Milvus server or cluster (shared by replicas of the app).
+    vector_store: str = "faiss"
+    milvus_uri: str = ""  # "" = index_dir/milvus.db (milvus-lite)
+    milvus_token: str = ""  # "user:password" or an API key, for a server with authentication
+    # The alias the app reads; each published version is a collection named after it.
+    milvus_collection: str = "qa"
     host: str = "127.0.0.1"
     port: int = 7860
     max_question_chars: int = 2000
     max_file_bytes: int = 20 * 1024 * 1024
     staff_password: str = ""
+
+    def __post_init__(self) -> None:
+        if self.vector_store not in ("faiss", "milvus"):
+            raise ValueError(f"QA_VECTOR_STORE must be 'faiss' or 'milvus', got {self.vector_store!r}")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,120}", self.milvus_collection):
+            raise ValueError(
+                f"QA_MILVUS_COLLECTION must be letters, digits and underscores, got {self.milvus_collection!r}"
+            )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:

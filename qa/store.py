@@ -1,19 +1,20 @@
-"""The stored index: the only module that touches `index/`.
+"""The stored index seam: what the indexer writes and the retriever and engine read.
 
-Layout: `index/CURRENT` names a complete version folder `index/v-*/` holding `index.faiss`
-(inner-product search over the chunk vectors: exact below `ANN_THRESHOLD` vectors, where a flat
-index is both exact and fast, HNSW above it, as txtai chooses by size), `chunks.jsonl`, extra
-arrays as `.npy` (opened memory-mapped, so float16 sentence vectors and sparse matrices cost
-page cache, not heap), and `manifest.json` (model, dimension, chunking settings, corpus file
-hashes, library versions). A new version is written in full to its own folder and only then
-published by atomically replacing `CURRENT`, so a crash at any moment leaves the previous index
-usable. `index/cache/` keeps every embedding as it is computed (`VectorCache`), so a killed build
-resumes where it stopped. It does not decide when to rebuild; the indexer does.
+`Store` is a place an index is published to (`save`), read from (`load`, `read_manifest`); a
+loaded `StoredIndex` holds the chunks, the manifest, the arrays the keyword, latent-term and
+sentence steps read, and answers dense top-k searches (e5 and the cross-lingual model, with an
+optional row mask). Two backends, one module each, as txtai keeps one module per ANN backend:
+`qa.store_faiss` (the default: files under `index/`, FAISS in process) and `qa.store_milvus`
+(a milvus-lite file or a Milvus server/cluster; the only module that imports `pymilvus`).
+`open_store(settings)` picks one from `QA_VECTOR_STORE`.
+
+Whatever the backend, `index/cache/` keeps every embedding as it is computed (`VectorCache`): it
+is a per-machine cache, so a killed build resumes where it stopped. This module does not decide
+when to rebuild; the indexer does.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -21,14 +22,15 @@ import tempfile
 import time
 import uuid
 import zipfile
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import faiss
 import numpy as np
 
 from qa.records import Chunk
+
+if TYPE_CHECKING:
+    from qa.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,42 +48,84 @@ class IndexUnreadable(RuntimeError):
     """The stored index is missing a file or a file is damaged."""
 
 
-@dataclass(frozen=True)
-class StoredIndex:
-    manifest: dict[str, Any]
-    chunks: tuple[Chunk, ...]
-    vectors: np.ndarray  # chunk vectors, row i <-> chunks[i]
-    faiss_index: Any
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    version: str = ""
-    folder: Path | None = None
+class StoreUnavailable(RuntimeError):
+    """The configured store cannot be reached (e.g. no Milvus server at QA_MILVUS_URI)."""
+
+
+class StoredIndex(Protocol):
+    """One published version of the index, as the retriever and the engine read it.
+
+    `chunks[i]` is row i everywhere: in `search` results and in the arrays (`sentence_spans`,
+    `sentence_vectors`, the BM25 and latent-term sparse matrices)."""
+
+    @property
+    def manifest(self) -> dict[str, Any]: ...
+
+    @property
+    def chunks(self) -> tuple[Chunk, ...]: ...
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]: ...
+
+    @property
+    def version(self) -> str: ...
 
     def read_json(self, name: str) -> Any:
-        """A JSON file stored beside the arrays (e.g. the glossary), or None."""
-        if self.folder is None:
-            return None
-        try:
-            return json.loads((self.folder / f"{name}.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
+        """A JSON blob stored with the index (e.g. the glossary), or None."""
+        ...
+
+    def search(
+        self, field: str, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[list[int], np.ndarray]:
+        """The `k` rows most similar to `query` by inner product on the dense `field` ("e5" or
+        "x"), best first, with their scores; only rows where `allowed` (a boolean mask) is true
+        when given. Empty when the index has no such field."""
+        ...
 
 
-def build_faiss(vectors: np.ndarray, ann_threshold: int = ANN_THRESHOLD) -> Any:
-    """Exact inner-product search up to `ann_threshold` vectors, HNSW above (vectors are
-    L2-normalised, so inner product is cosine)."""
-    dim = int(vectors.shape[1])
-    if len(vectors) > ann_threshold:
-        index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    else:
-        index = faiss.IndexFlatIP(dim)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+class Store(Protocol):
+    """Where versions of the index are published. A version is written in full and only then
+    made current, in one atomic step; a crash at any moment leaves the previous one serving."""
+
+    @property
+    def where(self) -> str:
+        """For messages: the folder or the Milvus URI and alias."""
+        ...
+
+    def read_manifest(self) -> dict[str, Any] | None: ...
+
+    def current_version(self) -> str | None: ...
+
+    def save(
+        self,
+        manifest: dict[str, Any],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        arrays: dict[str, np.ndarray] | None = None,
+        blobs: dict[str, Any] | None = None,
+        ann_threshold: int = ANN_THRESHOLD,
+    ) -> str:
+        """Write a complete new version and publish it; returns the version name."""
+        ...
+
+    def load(self) -> StoredIndex:
+        """The current version; IndexUnreadable when there is none or it is damaged."""
+        ...
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def open_store(settings: Settings) -> Store:
+    """The backend `settings.vector_store` names. Milvus is imported only when chosen, so the
+    default install never loads pymilvus."""
+    if settings.vector_store == "milvus":
+        from qa.store_milvus import MilvusStore
+
+        return MilvusStore.connect(settings)
+    from qa.store_faiss import FaissStore
+
+    return FaissStore(settings.index_dir)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -92,89 +136,6 @@ def _atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def save(
-    index_dir: Path,
-    manifest: dict[str, Any],
-    chunks: list[Chunk],
-    vectors: np.ndarray,
-    arrays: dict[str, np.ndarray] | None = None,
-    blobs: dict[str, Any] | None = None,
-    ann_threshold: int = ANN_THRESHOLD,
-) -> str:
-    """Write a complete new version and publish it; returns the version name."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    version = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    staging = index_dir / f".staging-{version}"
-    staging.mkdir()
-    try:
-        faiss.write_index(build_faiss(vectors, ann_threshold), str(staging / "index.faiss"))
-        with open(staging / "chunks.jsonl", "w", encoding="utf-8") as fh:
-            for c in chunks:
-                fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
-        np.save(staging / "vectors.npy", vectors.astype(np.float32))
-        for name, arr in (arrays or {}).items():
-            np.save(staging / f"{name}.npy", arr)
-        for name, obj in (blobs or {}).items():
-            (staging / f"{name}.json").write_text(json.dumps(obj, ensure_ascii=False), "utf-8")
-        full = {**manifest, "format": FORMAT_VERSION, "chunks": len(chunks), "arrays": sorted(arrays or {})}
-        (staging / "manifest.json").write_text(json.dumps(full, ensure_ascii=False, indent=2), "utf-8")
-        for p in staging.iterdir():
-            with open(p, "rb") as fh:
-                os.fsync(fh.fileno())
-        os.replace(staging, index_dir / version)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _atomic_write_text(index_dir / "CURRENT", version + "\n")
-    _prune(index_dir, keep=version)
-    return version
-
-
-def _prune(index_dir: Path, keep: str) -> None:
-    """Remove superseded versions and abandoned staging folders (from killed runs)."""
-    for p in index_dir.iterdir():
-        if p.is_dir() and p.name != keep and (p.name.startswith(("v-", ".staging-"))):
-            shutil.rmtree(p, ignore_errors=True)
-
-
-def current_version(index_dir: Path) -> str | None:
-    try:
-        name = (index_dir / "CURRENT").read_text("utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return name or None
-
-
-def read_manifest(index_dir: Path) -> dict[str, Any] | None:
-    version = current_version(index_dir)
-    if not version:
-        return None
-    try:
-        return json.loads((index_dir / version / "manifest.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def load(index_dir: Path) -> StoredIndex:
-    version = current_version(index_dir)
-    if not version:
-        raise IndexUnreadable(f"no index in {index_dir}")
-    folder = index_dir / version
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-        with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
-            chunks = [Chunk(**json.loads(line)) for line in fh]
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
-        index = faiss.read_index(str(folder / "index.faiss"))
-        # Memory-mapped: the big arrays are read from the page cache as they are touched.
-        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in manifest.get("arrays", [])}
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexUnreadable(f"index {folder} is damaged: {exc}") from exc
-    if index.ntotal != len(chunks) or len(vectors) != len(chunks):
-        raise IndexUnreadable(f"index {folder} is inconsistent: {index.ntotal} vectors, {len(chunks)} chunks")
-    return StoredIndex(manifest, tuple(chunks), vectors, index, arrays, version, folder)
 
 
 # ----------------------------------------------------------------------------- embedding cache
@@ -273,3 +234,27 @@ class VectorCache:
             self.put(dict(items[i : i + 4096]))
         for name in old:
             (self.folder / name).unlink(missing_ok=True)
+
+
+# The FAISS store's functions under their old names (`store.load(index_dir)` ...), for callers
+# that predate the seam (tests, eval/bench_scale.py). Imported last: qa.store_faiss reads the
+# names above.
+from qa.store_faiss import (  # noqa: E402
+    FaissIndex,
+    FaissStore,
+    build_faiss,
+    current_version,
+    load,
+    read_manifest,
+    save,
+)
+
+__all__ = [
+    "FaissIndex",
+    "FaissStore",
+    "build_faiss",
+    "current_version",
+    "load",
+    "read_manifest",
+    "save",
+]

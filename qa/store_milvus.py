@@ -323,10 +323,14 @@ class MilvusStore:
             manifest = blobs.pop("manifest")
             layout = blobs.pop("layout")
             sparse_fields = [f for f in SPARSE_FIELDS if f in layout["sparse"]]
-            fields = ["row", "chunk_id", "doc", "title", "section", "start", "end", "page", "text", *sparse_fields]
+            fields = ["row", "chunk_id", "doc", "title", "section", "heading", "start", "end", "page", "text"]
+            fields += sparse_fields
             rows = self._paged(name, fields, int(manifest["chunks"]), "row")
             chunks = tuple(
-                Chunk(r["chunk_id"], r["doc"], r["title"], r["section"], r["start"], r["end"], r["text"], r["page"])
+                Chunk(
+                    r["chunk_id"], r["doc"], r["title"], r["section"], r["start"], r["end"], r["text"], r["page"],
+                    r["heading"],
+                )
                 for r in rows
             )
             for f in sparse_fields:
@@ -386,7 +390,7 @@ class MilvusStore:
         schema = c.create_schema(auto_id=False)
         schema.add_field("row", DataType.INT64, is_primary=True)
         schema.add_field("chunk_id", DataType.VARCHAR, max_length=512)
-        for f in ("doc", "title", "section", "text"):
+        for f in ("doc", "title", "section", "heading", "text"):
             schema.add_field(f, DataType.VARCHAR, max_length=MAX_TEXT)
         for f in ("start", "end", "page"):
             schema.add_field(f, DataType.INT64)
@@ -428,6 +432,7 @@ class MilvusStore:
                 "doc": ch.doc_id,
                 "title": ch.title,
                 "section": ch.section,
+                "heading": ch.heading,
                 "text": ch.text,
                 "start": ch.start,
                 "end": ch.end,

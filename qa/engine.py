@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 # How much of the ranking an Answer carries beyond the k passages read (for MRR in the eval).
 RANKING_DEPTH = 10
+# Candidate sentences, embedded alone, whose similarity the answerability model reads: it was
+# fitted (eval/calibrate.py) with QA_RESCORE=3.
+EVIDENCE_SENTENCES = 3
 # Earlier user turns considered when resolving a follow-up.
 MAX_CONTEXT_TURNS = 3
 
@@ -206,6 +209,14 @@ class Engine:
         )
         sentences = self._rescore(query, retriever, resolved.searched_for, candidates)
         said = [s for s in sentences if not s.is_heading]
+        if self.settings.rescore:
+            # The answerability model was fitted on the EVIDENCE_SENTENCES best candidates embedded
+            # alone: it reads those, however many more are embedded to choose what to quote.
+            body = [s for s in candidates if not s.is_heading]
+            question = resolved.searched_for
+            best = answering.shortlist(query.keyword_text, body, retriever.bm25, question, EVIDENCE_SENTENCES)
+            keep = {(s.passage.chunk.chunk_id, s.start) for s in best}
+            said = [s for s in said if (s.passage.chunk.chunk_id, s.start) in keep]
         evidence = Evidence.gather(query, hits[:k], said, retriever, hits[: self.settings.evidence_depth])
         timings = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
         return _Gathered(stored, rows, resolved, query, ranking, sentences, evidence, retriever, timings)

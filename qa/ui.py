@@ -406,7 +406,7 @@ class Handlers:
         growing answer's HTML steps, the answer's group (record, turn, chat index, id), the panel."""
         turns = [Turn(m["role"], m["content"]) for m in convo] + [Turn("user", question)]
         documents = self._documents()
-        dates = document_dates(self.settings.corpus_dir, [str(d["doc"]) for d in documents])
+        dates = self._dates(documents)
         # A document chosen from the menu means that document alone (see exact_pattern).
         pattern = exact_pattern(docs) if docs in {d["doc"] for d in documents} else docs
         rec = to_json(self.engine.ask(turns=turns, docs=pattern or None), shared=shared_titles(documents))

@@ -23,8 +23,9 @@ def test_refusals_do_not_depend_on_how_many_sentences_are_embedded_to_quote(real
 
     three, six = engine(3), engine(6)
     with open(ROOT / "eval" / "questions.jsonl", encoding="utf-8") as fh:
-        questions = [q["question"] for q in map(json.loads, fh) if q["kind"] == "unanswerable"]
-    assert len(questions) > 20
+        # The Chinese ones: each question costs a real answer twice, and make test has a budget.
+        questions = [q["question"] for q in map(json.loads, fh) if q["kind"] == "unanswerable" and q["lang"] == "zh"]
+    assert len(questions) > 10
     for question in questions:
         a, b = three.ask(question), six.ask(question)
         # The evidence, its probability and the outcome; what is quoted may differ.

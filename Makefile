@@ -33,7 +33,7 @@ browser:
 
 test: index browser
 	$(BIN)/ruff check qa eval tests app.py
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 	$(BIN)/python -m qa eval --check --report test-output/eval.json
 	$(BIN)/python -m eval.bench_cmrc --sample 7 --check --report test-output/cmrc.json
 

@@ -45,8 +45,16 @@ def keyword_coverage(keywords: str, text: str, bm25: BM25) -> float:
         return 0.0
     compact = re.sub(r"\s+", "", text.lower())
     total = sum(bm25.idf_of(w) for w in qwords)
-    found = sum(bm25.idf_of(w) for w in qwords if w in compact)
+    found = sum(bm25.idf_of(w) for w in qwords if contains_word(compact, w))
     return found / total if total else 0.0
+
+
+def contains_word(text: str, word: str) -> bool:
+    """`word` occurs in `text`; a number only as a whole number (the 4 of "1992年4月" is not in
+    "1984年")."""
+    if word.isdigit():
+        return re.search(rf"(?<!\d){word}(?!\d)", text) is not None
+    return word in text
 
 
 def candidate_sentences(

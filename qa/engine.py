@@ -69,6 +69,17 @@ class _Gathered:
     timings: dict[str, float]
 
 
+def in_context(s: answering.Sentence) -> str:
+    """A sentence as it is embedded alone: after its document's title and section.
+
+    Alone, "上部叶小，无柄…" does not say whose leaves; the sentence that names the article's
+    subject ("长柄艾纳香为菊科艾纳香属的植物") then looked closest to every question about it. With
+    the title in front of every sentence, the name no longer tells them apart and the question's
+    other words do."""
+    c = s.passage.chunk
+    return " ".join(part for part in (c.title, c.section, s.text) if part)
+
+
 class DocumentIndex:
     """Which chunks belong to which document, for limiting a question to some documents."""
 
@@ -241,7 +252,7 @@ class Engine:
         short += [s for s in best if s.is_heading]
         if not short:
             return candidates  # rescoring off: the stored (late-chunked) similarities
-        texts = [s.text for s in short]
+        texts = [in_context(s) for s in short]
         sims = [self.embedder.encode_documents(texts) @ query.e5]
         if query.x is not None and self.second is not None:
             sims.append(self.second.encode_documents(texts) @ query.x)

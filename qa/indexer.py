@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 RECIPE = "section+text/v3"  # v3: one pass per chunk, late-chunked sentence vectors
 # Bump when what is derived from the text without a model changes (chunk records, BM25 tokens,
 # glossary): the index is rebuilt, the cached vectors stay valid (they are keyed by their text).
-DERIVED = "bm25+glossary/v3"  # v3: quotable headings (Chunk.heading); v2: glossary names from segmentation
+DERIVED = "bm25+glossary/v4"  # v4: the title is keyword-indexed with every chunk; v3: quotable headings (Chunk.heading); v2: glossary names from segmentation
 MIN_SENTENCE_CHARS = 6
 
 
@@ -110,6 +110,14 @@ def quote_spans(chunk: Chunk) -> list[tuple[int, int]]:
             lead = len(piece) - len(piece.lstrip())
             out.append((chunk.start + s + lead, chunk.start + s + len(piece.rstrip())))
     return out
+
+
+def keyword_text(chunk: Chunk, embedded: str) -> str:
+    """What a chunk is keyword-indexed as: its document's title, then its embedded text.
+
+    The second chunk of a biography or the tenth article of a law does not repeat the name of
+    its person or law; without the title, a question naming them found only the first chunk."""
+    return f"{chunk.title}\n{embedded}" if chunk.title and not embedded.startswith(chunk.title) else embedded
 
 
 def _in_embed_text(chunk: Chunk, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -249,9 +257,10 @@ def build(
     vectors, arrays = _assemble(chunks, keys, spans, cache, int(latent.dim) if latent else 0)
     if progress:
         progress("keywords", 0, len(texts))
-    segmented = [words(t) for t in texts]
-    arrays |= BM25.fit(tokenize(t, w) for t, w in zip(texts, segmented)).arrays()
-    glossary = Glossary.for_texts(texts, segmented).to_json() if settings.crosslingual_model else None
+    keyword_texts = [keyword_text(c, t) for c, t in zip(chunks, texts)]
+    segmented = [words(t) for t in keyword_texts]
+    arrays |= BM25.fit(tokenize(t, w) for t, w in zip(keyword_texts, segmented)).arrays()
+    glossary = Glossary.for_texts(keyword_texts, segmented).to_json() if settings.crosslingual_model else None
     corpus = fingerprint(settings.corpus_dir)
     manifest = {
         **identity(settings, corpus),

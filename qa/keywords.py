@@ -35,7 +35,12 @@ STOPWORDS = frozenset(
 # Nouns that name the kind of answer wanted ("担任什么职务？", "叫什么名字？"), not its topic: the
 # passage that answers gives the post or the name itself, rarely the word 职务 or 名字. Kept out
 # of the answerability evidence only; they stay searchable (no index change).
-ANSWER_TYPES = frozenset("职务 职位 头衔 身份 名字 名称 称号 叫什么".split())
+# Likewise the kind of description asked for ("有什么特点？", "是什么形状的？", "有哪些功效？"): an
+# encyclopedia's answer describes the leaves or the seed without the word 特点.
+ANSWER_TYPES = frozenset(
+    "职务 职位 头衔 身份 名字 名称 称号 叫什么 "
+    "特点 特征 作用 功效 用途 原因 理由 意义 含义 目的 形状 外形 样子 来历 由来 地点 位置".split()
+)
 
 
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
@@ -46,7 +51,8 @@ def words(text: str) -> list[str]:
     out = []
     for tok in jieba.lcut_for_search(text.lower()):
         tok = tok.strip()
-        if not tok or not _WORD.search(tok) or tok in STOPWORDS:
+        # 哪位, 哪所, 哪种…: "which <kind>" asks for an answer, like 哪个 (the list cannot hold them all).
+        if not tok or not _WORD.search(tok) or tok in STOPWORDS or tok.startswith("哪"):
             continue
         if tok.isascii() and len(tok) == 1 and tok.isalpha():
             continue

@@ -11,6 +11,7 @@ the query (the engine does) and does not decide whether the passages answer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,26 @@ def feature_scores(matrix: sparse.csr_matrix, query: np.ndarray) -> np.ndarray:
     if matrix.shape[1] == 0 or not len(nz):
         return np.zeros(matrix.shape[1], np.float32)
     return np.asarray(matrix[nz].T @ query[nz], np.float32).ravel()
+
+
+# jieba's tags for person, place, organisation and other proper names.
+_NAME_TAGS = frozenset(("nr", "ns", "nt", "nz", "nrt", "nrfg"))
+# Above this share of the fused candidates naming it, a name is too common to favour its passages.
+MAX_NAMED_SHARE = 1 / 3
+_BOOK_TITLE = re.compile(r"《([^》]{2,40})》")
+
+
+def names(q: Query) -> list[str]:
+    """The proper names a question asks about: jieba-tagged names and 《titles》 of a Chinese
+    question; for an English one, the Chinese names its words were expanded to."""
+    from jieba.posseg import dt
+
+    if q.lang == "en":
+        tags = dt.word_tag_tab
+        return [w for w in q.expansion if tags.get(w, "") in _NAME_TAGS]
+    found = [m.group(1) for m in _BOOK_TITLE.finditer(q.text)]
+    found += [w.word for w in dt.lcut(q.text) if w.flag in _NAME_TAGS and len(w.word) >= 2]
+    return list(dict.fromkeys(found))
 
 
 RETRIEVERS = ("e5", "bm25", "x", "gloss", "latent")
@@ -130,6 +151,25 @@ class Retriever:
         """The store's top `depth` chunks by e5 similarity; limited to `allowed` chunks when given."""
         return self.stored.search("e5", qvec, depth, allowed)
 
+    def naming(self, q: Query, order: list[int]) -> list[int]:
+        """The candidates (`order`, best first) that name what the question names — a place,
+        a person, an organisation, a law — most names first, then in `order`.
+
+        Dense similarity and BM25 both let a general passage about free-trade zones outrank the
+        one that names 湖北 when the question asks about 湖北; a third ranked list of the
+        passages naming it tips the fusion towards them. When every candidate names it (湖南 on
+        a page about Hunan) the list repeats the fused order and changes nothing."""
+        terms = [self.bm25.vocab[t] for t in names(q) if t in self.bm25.vocab]
+        if not terms or not order:
+            return []
+        counts = np.asarray((self.bm25.weights[terms][:, order] > 0).sum(axis=0)).ravel()
+        # A name most candidates carry (株洲 on a page about Zhuzhou) does not single any out:
+        # boosting them all only demotes the few that answer without repeating it.
+        if np.count_nonzero(counts) > len(order) * MAX_NAMED_SHARE:
+            return []
+        ranked = sorted(range(len(order)), key=lambda j: (-counts[j], j))
+        return [order[j] for j in ranked if counts[j] > 0]
+
     def hits(self, q: Query, allowed: np.ndarray | None = None) -> list[Hit]:
         """All fused candidates, best first; only `allowed` chunks (a boolean mask) when given."""
         dense_ids, dense_scores = self.dense(q.e5, self.depth, allowed)
@@ -151,4 +191,8 @@ class Retriever:
                 rankings.append(top(masked(feature_scores(self.latent, q.latent)), self.depth, positive=True))
         fused = rrf(rankings, self.rrf_k)
         order = sorted(fused, key=lambda i: (-fused[i], i))
+        named = self.naming(q, order)
+        if named:
+            fused = rrf([*rankings, named], self.rrf_k)
+            order = sorted(fused, key=lambda i: (-fused[i], i))
         return [Hit(i, fused[i], dense_by_id.get(i, float("nan")), float(bm[i]) if len(bm) else 0.0) for i in order]

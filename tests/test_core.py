@@ -258,6 +258,8 @@ def test_answer_type_nouns_are_not_topics():
     assert topic_words("潘才良担任什么职务？") == ["潘才良"]
     # ... while a real topic the documents may lack (学历) stays a topic.
     assert "学历" in topic_words("王受文的学历是什么？")
+    # The kind of description asked for: the answer describes the seed without saying 特点.
+    assert "特点" not in topic_words("夜来香的种子有什么特点？") and "种子" in topic_words("夜来香的种子有什么特点？")
 
 
 def test_a_heading_leads_the_answer_only_when_it_outscores_every_sentence_and_displaces_none():

@@ -1,0 +1,69 @@
+"""A question that names something finds the passages about it: the document's title is
+searchable with every chunk, names in the question pull the passages that carry them up, and
+question words and parts of numbers do not count as the question's topic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.answer import contains_word, keyword_coverage
+from qa.keywords import BM25, tokenize, words
+from qa.retrieve import Query, names
+
+# A biography long enough for several chunks; only the first names its subject.
+CAREER = "".join(f"{1970 + i}年{i % 12 + 1}月，任天津市第{i + 1}工作组组长兼第{i + 2}办公室主任，负责全市有关事务。" for i in range(40))
+BIOGRAPHY = f"# 罗保铭\n\n罗保铭，天津人，中国政治人物。\n\n{CAREER}\n"
+# Three other biographies: the subject's chunks are a quarter of the collection.
+OTHERS = {"杨朝祥": "台北", "王受文": "北京", "潘才良": "株洲"}
+
+
+@pytest.fixture
+def engine_over_biographies(settings, fake_embedder):
+    from qa.engine import Engine
+
+    for p in settings.corpus_dir.iterdir():
+        p.unlink()
+    (settings.corpus_dir / "罗保铭.txt").write_text(BIOGRAPHY, "utf-8")
+    for name, city in OTHERS.items():
+        (settings.corpus_dir / f"{name}.txt").write_text(f"# {name}\n\n{CAREER.replace('天津', city)}\n", "utf-8")
+    return Engine(settings, embedder=fake_embedder)
+
+
+def test_every_chunk_of_a_document_is_found_by_its_title(engine_over_biographies):
+    engine = engine_over_biographies
+    chunks = engine.stored.chunks
+    mine = [i for i, c in enumerate(chunks) if c.doc_id == "罗保铭.txt"]
+    assert len(mine) >= 3 and sum("罗保铭" in chunks[i].text for i in mine) == 1
+    bm25 = engine._state[1].bm25
+    scores = bm25.scores(tokenize("罗保铭"))
+    assert all(scores[i] > 0 for i in mine)
+    assert all(scores[i] == 0 for i in range(len(chunks)) if i not in mine)
+
+
+def test_passages_naming_what_the_question_names_come_first(engine_over_biographies):
+    engine = engine_over_biographies
+    retriever = engine._state[1]
+    question = "1975年6月，罗保铭担任什么职务？"
+    assert names(Query(question, "zh", np.zeros(1))) == ["罗保铭"]
+    order = list(range(len(engine.stored.chunks)))[::-1]  # the other biographies' chunks first
+    named = retriever.naming(Query(question, "zh", np.zeros(1)), order)
+    assert {engine.stored.chunks[i].doc_id for i in named} == {"罗保铭.txt"}
+    assert named == [i for i in order if engine.stored.chunks[i].doc_id == "罗保铭.txt"]  # fused order kept
+    hits = engine.ask(question).passages
+    assert hits[0].chunk.doc_id == "罗保铭.txt"
+
+
+def test_names_include_book_titles_and_nothing_when_none_is_named():
+    assert names(Query("《海国图志》的作者是谁？", "zh", np.zeros(1)))[0] == "海国图志"
+    assert names(Query("自贸区今后的新方向是什么？", "zh", np.zeros(1))) == []
+
+
+def test_which_words_are_not_topics_and_numbers_match_whole():
+    assert "哪位" not in words("长谷川町子从师于哪位漫画家？")
+    assert "哪所" not in words("马飚毕业于哪所大学？")
+    assert contains_word("1992年4月，任区长", "4") and not contains_word("1984年3月，任主任", "4")
+    assert contains_word("共4项", "4") and contains_word("abc", "b")
+    bm25 = BM25.fit([["1992", "任"], ["1984", "任"]])
+    question = "1992年4月担任什么"
+    assert keyword_coverage(question, "1992年4月，任区长", bm25) > keyword_coverage(question, "1984年3月，任主任", bm25)

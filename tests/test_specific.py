@@ -12,7 +12,9 @@ from qa.keywords import BM25, tokenize, words
 from qa.retrieve import Query, names
 
 # A biography long enough for several chunks; only the first names its subject.
-CAREER = "".join(f"{1970 + i}年{i % 12 + 1}月，任天津市第{i + 1}工作组组长兼第{i + 2}办公室主任，负责全市有关事务。" for i in range(40))
+CAREER = "".join(
+    f"{1970 + i}年{i % 12 + 1}月，任天津市第{i + 1}工作组组长兼第{i + 2}办公室主任，负责有关事务。" for i in range(40)
+)
 BIOGRAPHY = f"# 罗保铭\n\n罗保铭，天津人，中国政治人物。\n\n{CAREER}\n"
 # Three other biographies: the subject's chunks are a quarter of the collection.
 OTHERS = {"杨朝祥": "台北", "王受文": "北京", "潘才良": "株洲"}

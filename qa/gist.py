@@ -181,7 +181,11 @@ _SPECIAL = re.compile(
     rf"|(?P<r1>\d{{1,2}})\s*(?:至|到|-|—|～|~)\s*(?P<r2>\d{{1,2}})\s*月"
     rf"|(?P<mo>\d{{1,2}})\s*月(?!\s*[份度]?\d)"
     rf"|(?P<ord>第)?(?P<n>\d+(?:\.\d+)?)\s*(?P<pct>[%％])?\s*(?P<big>万亿|亿|万|千)?\s*(?P<cl>{_CL})?(?![\d.])"
+    # Chinese numerals too: jieba cuts 一百二十一项 into 一百二十 and 一项.
+    rf"|(?P<cn_ord>第)?(?P<cn>{_CN})(?P<cn_cl>{_CL})?"
 )
+# Runs of numeral characters that are words, not numbers (万一 "in case", 千万 "by all means").
+_NOT_NUMBERS = frozenset("万一 千万 一一 十分 千千万万".split())
 _NUMERAL_WORD = re.compile(rf"(?P<ord>第)?(?P<n>{_CN})(?P<cl>{_CL})?")
 _SENSE_SKIP = re.compile(
     r"^(?:surname|(?:old |archaic )?variant of|see |used in|CL:|classifier for|Kangxi radical|also pr\.|"
@@ -297,6 +301,13 @@ def _special(m: re.Match[str]) -> Part | None:
     if g["mo"]:
         month = _month(g["mo"])
         return Part(zh, month, "date") if month else None
+    if g["cn"] is not None:
+        value = cn_to_int(g["cn"])
+        # A lone numeral character is a number only as 第一 or before a classifier (一项, 三大):
+        # 百 of 百姓 and 十 of 十分 are not.
+        if value is None or g["cn"] in _NOT_NUMBERS or (len(g["cn"]) == 1 and not (g["cn_ord"] or g["cn_cl"])):
+            return None
+        return Part(zh, _with_classifier(str(value), g["cn_cl"], bool(g["cn_ord"])), "number")
     number = g["n"] + ("%" if g["pct"] else "")
     if g["big"]:
         number += " " + _BIG_EN[g["big"]]

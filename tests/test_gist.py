@@ -108,7 +108,9 @@ def test_chinese_numerals_are_converted_and_digits_kept() -> None:
         1,
     ]
     assert cn_to_int("十四五") is None  # a plan's name, not a number
-    shown = {p.zh: p.en for p in gist("提出一百二十一项任务，2017年4月起第五次试点，2013年8月获批，去年9月24日揭牌。").parts}
+    shown = {
+        p.zh: p.en for p in gist("提出一百二十一项任务，2017年4月起第五次试点，2013年8月获批，去年9月24日揭牌。").parts
+    }
     assert shown["一百二十一项"] == "121"
     assert shown["2017年4月"] == "April 2017" and shown["2013年8月"] == "August 2013"
     assert shown["9月24日"] == "24 September" and shown["第五次"] == "5th time"

@@ -36,6 +36,7 @@ import gradio as gr
 from qa import page, render
 from qa.chat import BadQuestion, Turn, parse_messages
 from qa.feedback import FeedbackLog, FieldTooLong
+from qa.gist import warm as warm_gist
 from qa.lang import detect_lang, message
 from qa.load import DocumentError, clean_leftovers, same_name, save_upload
 from qa.output import shared_titles, to_json
@@ -352,6 +353,9 @@ class Handlers:
         clean_leftovers(settings.corpus_dir)
         if getattr(engine, "stale", ""):  # the engine serves the previous index: bring it up to date
             self.refresher.request()
+        # The first English answer would otherwise wait while the dictionary and jieba's tagger
+        # load for its gists (~3 s); loaded in the background, questions are answered meanwhile.
+        threading.Thread(target=warm_gist, name="gist-warm", daemon=True).start()
 
     # --- chat -------------------------------------------------------------------------------
 

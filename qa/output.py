@@ -74,7 +74,7 @@ def with_gists(answer: Answer) -> str:
                 at = text.find(said, at + 1)
             if at != -1:
                 end = at + len(said)
-                text = text[:end] + line + text[end:].lstrip(" ")
+                text = text[:end] + line + text[end:].lstrip(" \n")  # the next quote: on the next line
     return text.rstrip("\n")
 
 

@@ -259,7 +259,7 @@ def answer_body(text: str, turn: int, marks: list[Marker]) -> str:
         pos = mt.end()
         if marks[i - 1].gist:
             out.append(gist_html(marks[i - 1].gist))
-            pos += len(text[pos:]) - len(text[pos:].lstrip(" "))  # the next sentence starts under the gist
+            pos += len(text[pos:]) - len(text[pos:].lstrip(" \n"))  # the next sentence starts under the gist
     out.append(_text_html(text[pos:]))
     return "".join(out)
 
@@ -328,7 +328,7 @@ def plain_text(rec: dict[str, Any], dates: dict[str, str] | None = None) -> str:
 
     body = _MARKER.sub(renumber, answer)
     # The sentence after a gist starts its own line (the answer runs sentences on with a space).
-    lines = [re.sub(r"(\n    [^\n]*\n) +", r"\1", body).rstrip("\n")]
+    lines = [re.sub(r"(\n    [^\n]*\n)[ \n]+", r"\1", body).rstrip("\n")]
     by_n = {s["n"]: s for s in rec.get("sources", []) if s.get("n") is not None}
     if marks:
         lines += ["", label("copy_sources", lang)]

@@ -152,6 +152,10 @@ def test_an_english_answer_carries_a_gist_per_quote_in_json_and_text_and_a_chine
     i = next(n for n, line in enumerate(lines) if line.startswith(first))
     assert lines[i] == f"{first}[1]" and lines[i + 1] == f"    {LABEL}: {gist(first).text}"
     assert lines[i + 2] == f"{second}[2]" and lines[i + 3].startswith(f"    {LABEL}: Hunan · free trade zone")
+    # A list answer puts its items one per line: each gist sits between its item and the next.
+    listed = to_text(compose("q", "en", "answered", [p1, p2], chosen, coverage="2 items:")).splitlines()
+    i = listed.index(f"{first}[1]")
+    assert listed[i + 1].startswith(f"    {LABEL}: Yueyang") and listed[i + 2] == f"{second}[2]"
     zh = compose("岳阳片区的重点是什么？", "zh", "answered", [p1, p2], chosen)
     assert all(s["gists"] == [] for s in to_json(zh)["sources"])
     assert LABEL not in to_text(zh)

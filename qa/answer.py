@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.gist import gist
 from qa.keywords import BM25, words
 from qa.lang import message
 from qa.records import Answer, Citation, Passage
@@ -191,7 +192,17 @@ def compose(
         quoted.setdefault(cid, []).append(s.text)
         parts.append(f"{s.text}[{n}]")
     by_id = {s.passage.chunk.chunk_id: s.passage for s in chosen}
-    citations = tuple(Citation(n, by_id[cid].chunk, by_id[cid].score, tuple(quoted[cid])) for cid, n in numbers.items())
+    citations = tuple(
+        Citation(
+            n,
+            by_id[cid].chunk,
+            by_id[cid].score,
+            tuple(quoted[cid]),
+            # An English reader gets a dictionary gloss under each quoted Chinese sentence.
+            tuple(gist(q) for q in quoted[cid]) if lang == "en" else (),
+        )
+        for cid, n in numbers.items()
+    )
     if outcome == "partial":
         lead = message("partial", lang, missing=("、" if lang == "zh" else ", ").join(missing))
     else:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-_ENTRY = re.compile(r"(\S+) (\S+) \[[^\]]*\] /(.*)/")
+_ENTRY = re.compile(r"(\S+) (\S+) \[([^\]]*)\] /(.*)/")
 _LEAD_NAME = re.compile(r"\s*((?:[A-Z][a-z]+\s?)+)")
 _FILLER = re.compile(r"\([^)]*\)|\b(?:to|the|a|an|sb|sth|etc)\b")
 STOP = frozenset(
@@ -43,15 +43,23 @@ def _dictionary_path() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _entries() -> tuple[tuple[str, str], ...]:
-    """(simplified headword, definitions) for every CC-CEDICT entry; read once per process."""
+def dictionary_entries() -> tuple[tuple[str, str, str], ...]:
+    """(simplified headword, pinyin with tone numbers, definitions) for every CC-CEDICT entry, in
+    the dictionary's order; read once per process (the English gist reads the pinyin too: its
+    capitals mark proper names)."""
     out = []
     with gzip.open(_dictionary_path(), "rt", encoding="utf-8") as fh:
         for line in fh:
             m = _ENTRY.match(line)
             if m:
-                out.append((m.group(2), m.group(3)))
+                out.append((m.group(2), m.group(3), m.group(4)))
     return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _entries() -> tuple[tuple[str, str], ...]:
+    """(simplified headword, definitions) for every CC-CEDICT entry."""
+    return tuple((simp, defs) for simp, _, defs in dictionary_entries())
 
 
 @lru_cache(maxsize=1)

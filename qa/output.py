@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from qa.records import Answer, Passage
+from qa.gist import LABEL, Gist
+from qa.records import Answer, Citation, Passage
 
 
 def source_label(doc_title: str, section: str, page: int = 0, doc: str = "") -> str:
@@ -47,6 +48,36 @@ def _label(p: Passage, ambiguous: set[str]) -> str:
     return source_label(c.title, c.section, c.page, c.doc_id if (c.title in ambiguous or not c.title) else "")
 
 
+def gist_json(g: Gist) -> dict[str, Any]:
+    return {
+        "sentence": g.sentence,
+        "gloss": g.text,
+        "label": LABEL,
+        "parts": [{"zh": p.zh, "en": p.en, "kind": p.kind} for p in g.parts],
+    }
+
+
+def _gists(c: Citation | None) -> list[dict[str, Any]]:
+    return [gist_json(g) for g in c.gists] if c else []
+
+
+def with_gists(answer: Answer) -> str:
+    """The answer text with each quoted sentence's gist on its own line under it (English
+    answers; the text itself otherwise)."""
+    text = answer.text
+    for c in answer.citations:
+        for q, g in zip(c.quoted, c.gists):
+            said = f"{q}[{c.number}]"
+            line = f"\n    {LABEL}: {g.text}\n"
+            at = text.find(said)
+            while at != -1 and text.startswith(line, at + len(said)):  # this one has its gist already
+                at = text.find(said, at + 1)
+            if at != -1:
+                end = at + len(said)
+                text = text[:end] + line + text[end:].lstrip(" \n")  # the next quote: on the next line
+    return text.rstrip("\n")
+
+
 def to_json(answer: Answer, qid: Any = None, shared: Iterable[str] = ()) -> dict[str, Any]:
     """The `ask --json/--jsonl` record. Keep this contract stable (fields are added, never renamed).
 
@@ -54,6 +85,9 @@ def to_json(answer: Answer, qid: Any = None, shared: Iterable[str] = ()) -> dict
     the answer cites (rank 0: parts of a list beyond the first k); `n` is the marker
     number of a passage the answer cites (null when it contributed nothing), `quoted` the
     sentences taken from it. When the outcome is not_found they are the nearest passages.
+    `gists` (English answers only, else []) holds, for each quoted sentence in order, its English
+    gist: {"sentence", "gloss" (the text shown), "label" (it is a dictionary gloss, not a
+    translation), "parts": [{"zh", "en", "kind"}...]} (see qa.gist).
     `label` is the citation as people read it (see `source_label`); `title_shared` says that
     another document has the same title (from `shared`, the collection's shared titles, or
     among these sources), so the file name `doc` is what tells them apart.
@@ -83,6 +117,7 @@ def to_json(answer: Answer, qid: Any = None, shared: Iterable[str] = ()) -> dict
                 "rank": p.rank,
                 "n": c.number if c else None,
                 "quoted": list(c.quoted) if c else [],
+                "gists": _gists(c),
                 "start": p.chunk.start,
                 "end": p.chunk.end,
             }
@@ -104,7 +139,7 @@ def to_json(answer: Answer, qid: Any = None, shared: Iterable[str] = ()) -> dict
 
 def to_text(answer: Answer, shared: Iterable[str] = ()) -> str:
     """The answer and its sources for a terminal; `shared` as for `to_json`."""
-    lines = [answer.text]
+    lines = [with_gists(answer)]
     cited = [Passage(c.chunk, c.score, 0) for c in answer.citations]
     nearest = list(answer.passages[: answer.k])
     ambiguous = _ambiguous(cited or nearest, shared)

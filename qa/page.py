@@ -37,6 +37,11 @@ CSS = """
 .dark .qa-badge.qa-not_found { color: #fca5a5; }
 .qa-searched, .qa-scope { color: var(--qa-muted); }
 .qa-text { line-height: 1.7; }
+/* The English gist under a quoted Chinese sentence: set apart from the quote (smaller, muted),
+   and its label says it is a dictionary gloss, not a translation. */
+.qa-gist { display: block; font-size: 0.85em; line-height: 1.5; color: var(--qa-muted); margin: 0 0 6px 0;
+  padding-left: 10px; border-left: 2px solid var(--border-color-primary); }
+.qa-gist-label { font-style: italic; }
 .qa-streaming .qa-text::after { content: "▍"; margin-left: 2px; animation: qa-blink 1s steps(1) infinite; }
 @keyframes qa-blink { 50% { opacity: 0; } }
 /* A marker is a target of its own: at least 24 px (44 px where fingers tap), without making the

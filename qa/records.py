@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qa.gist import Gist
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,9 @@ class Citation:
     chunk: Chunk
     score: float
     quoted: tuple[str, ...] = ()
+    # For an English answer, the English gist of each quoted sentence (same order as `quoted`);
+    # () for a Chinese answer.
+    gists: tuple[Gist, ...] = ()
 
 
 @dataclass(frozen=True)

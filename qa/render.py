@@ -3,7 +3,10 @@
 It takes the `qa.output.to_json` record (never the engine's internals), so what the page shows is
 exactly what programs get from the API. Every piece of document or user text is HTML-escaped;
 the only markup is ours: citation markers become links to the numbered source cards
-(`#a{turn}-s{n}`), quoted sentences are wrapped in <mark>, long passages fold into <details>.
+(`#a{turn}-s{n}`), quoted sentences are wrapped in <mark>, long passages fold into <details>, and
+an English answer shows each quoted sentence's English gist (a dictionary gloss) under it.
+An answer and its sources are labelled in the answer's language (the question's), whatever the
+interface language: an English question asked in the Chinese interface reads "Answered".
 It also holds the page's strings in Chinese and English (`LABELS`); the styles and the small page
 script that go with this markup are in `qa.page`. It does not import gradio, answer questions, or
 decide anything about the outcome.
@@ -58,6 +61,7 @@ LABELS: dict[str, dict[str, str]] = {
     "hide_full": {"zh": "收起", "en": "Show less"},
     "for_question": {"zh": "问题：", "en": "Question: "},
     "searching": {"zh": "正在检索文档…", "en": "Searching the documents…"},
+    "gist": {"zh": "逐词词典释义，并非翻译：", "en": "Word-by-word dictionary gloss, not a translation:"},
     # The page around the answers (qa.ui).
     "title": {"zh": "文件问答", "en": "Document Q&A"},
     "subtitle": {
@@ -174,11 +178,13 @@ def sentence_anchor(turn: int, m: int) -> str:
 class Marker:
     """One citation marker as shown: `m` numbers the quoted sentences of an answer in order (one
     marker per sentence, so two sentences of one passage get two numbers), `n` is the source it
-    cites (the record's number), `sentence` the quoted sentence ("" when it cannot be told)."""
+    cites (the record's number), `sentence` the quoted sentence ("" when it cannot be told),
+    `gist` its English gist (English answers; "" otherwise)."""
 
     m: int
     n: int
     sentence: str
+    gist: str = ""
 
 
 def _squash(text: str) -> str:
@@ -204,6 +210,12 @@ def markers(rec: dict[str, Any]) -> list[Marker]:
         for s in rec.get("sources", [])
         if s.get("n") is not None
     }
+    glosses = {
+        (s["n"], g.get("sentence", "").strip()): g.get("gloss", "")
+        for s in rec.get("sources", [])
+        if s.get("n") is not None
+        for g in s.get("gists") or []
+    }
     answer = rec.get("answer", "")
     out: list[Marker] = []
     used: dict[int, int] = {}
@@ -214,15 +226,24 @@ def markers(rec: dict[str, Any]) -> list[Marker]:
             continue
         # The sentence is what the answer says since the previous marker or line break.
         start = max(prev, answer.rfind("\n", 0, mt.start()) + 1)
-        out.append(Marker(len(out) + 1, n, _matching(answer[start : mt.start()], quoted[n], used.get(n, 0))))
+        sentence = _matching(answer[start : mt.start()], quoted[n], used.get(n, 0))
+        out.append(Marker(len(out) + 1, n, sentence, glosses.get((n, sentence), "")))
         used[n] = used.get(n, 0) + 1
         prev = mt.end()
     return out
 
 
+def gist_html(gloss: str, lang: str = "en") -> str:
+    """An English gist under its quoted sentence, labelled as what it is."""
+    return (
+        f'<span class="qa-gist" lang="en"><span class="qa-gist-label">{esc(label("gist", lang))}</span> '
+        f"{esc(gloss)}</span>"
+    )
+
+
 def answer_body(text: str, turn: int, marks: list[Marker]) -> str:
     """The answer text, escaped, with each citation marker renumbered to its sentence's number
-    and linked to that sentence in its source card."""
+    and linked to that sentence in its source card, and the sentence's gist under it (if any)."""
     text = text.strip()
     cited = {mk.n for mk in marks}
     out = []
@@ -236,6 +257,9 @@ def answer_body(text: str, turn: int, marks: list[Marker]) -> str:
         out.append(_text_html(text[pos : mt.start()]))
         out.append(f'<a class="qa-cite" href="#{sentence_anchor(turn, m)}">[{m}]</a>')
         pos = mt.end()
+        if marks[i - 1].gist:
+            out.append(gist_html(marks[i - 1].gist))
+            pos += len(text[pos:]) - len(text[pos:].lstrip(" \n"))  # the next sentence starts under the gist
     out.append(_text_html(text[pos:]))
     return "".join(out)
 
@@ -279,9 +303,16 @@ def source_label(src: dict[str, Any], lang: str, dates: dict[str, str] | None = 
     )
 
 
-def plain_text(rec: dict[str, Any], lang: str, dates: dict[str, str] | None = None) -> str:
-    """What "copy" puts on the clipboard: the answer with its [m] markers, then the numbered
-    sources (or the nearest passages when nothing was found), as plain text."""
+def answer_lang(rec: dict[str, Any]) -> str:
+    """The language an answer is labelled in: its question's."""
+    return "en" if rec.get("lang") == "en" else "zh"
+
+
+def plain_text(rec: dict[str, Any], dates: dict[str, str] | None = None) -> str:
+    """What "copy" puts on the clipboard: the answer with its [m] markers (and each quoted
+    sentence's gist on the line under it), then the numbered sources (or the nearest passages
+    when nothing was found), as plain text in the answer's language."""
+    lang = answer_lang(rec)
     marks = markers(rec)
     answer = rec.get("answer", "").strip()
     it = iter(marks)
@@ -291,9 +322,13 @@ def plain_text(rec: dict[str, Any], lang: str, dates: dict[str, str] | None = No
         if int(mt.group(1)) not in cited:
             return mt.group(0)
         mk = next(it, None)
+        if mk and mk.gist:
+            return f"[{mk.m}]\n    {label('gist', lang)} {mk.gist}\n"
         return f"[{mk.m}]" if mk else mt.group(0)
 
-    lines = [_MARKER.sub(renumber, answer)]
+    body = _MARKER.sub(renumber, answer)
+    # The sentence after a gist starts its own line (the answer runs sentences on with a space).
+    lines = [re.sub(r"(\n    [^\n]*\n)[ \n]+", r"\1", body).rstrip("\n")]
     by_n = {s["n"]: s for s in rec.get("sources", []) if s.get("n") is not None}
     if marks:
         lines += ["", label("copy_sources", lang)]
@@ -315,15 +350,14 @@ def answer_html(
     typed: str,
     text: str | None = None,
     scope: str = "",
-    lang: str | None = None,
     dates: dict[str, str] | None = None,
 ) -> str:
     """One assistant chat message: outcome badge, what was searched (when it differs from what
     was typed) and in which documents (`scope`, when the question was limited to some), the
-    answer with linked markers, and for not_found the passages offered instead.
-    `text` is a prefix of the answer while it streams. `lang` is the interface language (the
-    labels follow it, not the question's language; default: the question's)."""
-    lang = lang or rec.get("lang", "zh")
+    answer with linked markers (and English gists), and for not_found the passages offered
+    instead. `text` is a prefix of the answer while it streams. The labels are in the answer's
+    language, not the interface's: an English question in the Chinese interface gets English."""
+    lang = answer_lang(rec)
     outcome = rec.get("outcome", "not_found")
     meta = [f'<span class="qa-badge qa-{esc(outcome)}">{esc(label(outcome, lang))}</span>']
     if searched_differs(typed, rec.get("searched_for", "")):
@@ -357,7 +391,7 @@ def answer_html(
             # Shown only where the sources sit under the chat (phones): the page's CSS decides.
             parts.append(f'<div class="qa-below"><a href="#qa-sources">{esc(label("below", lang))}</a></div>')
         # The clipboard's text (see HEAD): line breaks as entities, so no blank line ends the block.
-        plain = esc(plain_text(rec, lang, dates)).replace("\n", "&#10;")
+        plain = esc(plain_text(rec, dates)).replace("\n", "&#10;")
         parts.append(f'<div class="qa-plain">{plain}</div>')
     parts.append("</div>")
     return "".join(parts)
@@ -474,8 +508,10 @@ def source_card(
     return f'<div class="qa-src" id="{anchor(turn, number)}" tabindex="-1">{lost}{head}{section}{passage}{back}</div>'
 
 
-def sources_group(rec: dict[str, Any], turn: int, question: str, lang: str, dates: dict[str, str] | None = None) -> str:
-    """The cards of one answer: its cited sources by number, or its nearest passages if not found."""
+def sources_group(rec: dict[str, Any], turn: int, question: str, dates: dict[str, str] | None = None) -> str:
+    """The cards of one answer: its cited sources by number, or its nearest passages if not found,
+    labelled in the answer's language."""
+    lang = answer_lang(rec)
     dates = dates or {}
     if rec.get("outcome") == "not_found":
         heading = label("nearest", lang)
@@ -499,12 +535,13 @@ def sources_group(rec: dict[str, Any], turn: int, question: str, lang: str, date
 
 def sources_panel(groups: list[dict[str, Any]], lang: str, dates: dict[str, str] | None = None) -> str:
     """All answers' sources, newest first and open; earlier ones folded, so the markers of an
-    earlier answer still lead somewhere (the page script opens the fold on click)."""
+    earlier answer still lead somewhere (the page script opens the fold on click). `lang`, the
+    interface language, labels the empty panel; each answer's cards are in the answer's language."""
     if not groups:
         return f'<div class="qa-sources"><div class="qa-empty">{esc(label("sources_empty", lang))}</div></div>'
     out = []
     for i, g in enumerate(reversed(groups)):
-        inner = sources_group(g["record"], g["turn"], g["question"], lang, dates)
+        inner = sources_group(g["record"], g["turn"], g["question"], dates)
         if i == 0:
             out.append(f'<section class="qa-group qa-latest">{inner}</section>')
         else:

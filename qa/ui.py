@@ -36,6 +36,7 @@ import gradio as gr
 from qa import page, render
 from qa.chat import BadQuestion, Turn, parse_messages
 from qa.feedback import FeedbackLog, FieldTooLong
+from qa.gist import warm as warm_gist
 from qa.lang import detect_lang, message
 from qa.load import DocumentError, clean_leftovers, same_name, save_upload
 from qa.output import shared_titles, to_json
@@ -352,6 +353,9 @@ class Handlers:
         clean_leftovers(settings.corpus_dir)
         if getattr(engine, "stale", ""):  # the engine serves the previous index: bring it up to date
             self.refresher.request()
+        # The first English answer would otherwise wait while the dictionary and jieba's tagger
+        # load for its gists (~3 s); loaded in the background, questions are answered meanwhile.
+        threading.Thread(target=warm_gist, name="gist-warm", daemon=True).start()
 
     # --- chat -------------------------------------------------------------------------------
 
@@ -372,7 +376,9 @@ class Handlers:
             yield history, gr.skip(), convo, groups, _SURROGATE.sub("", question)
             return
         history.append({"role": "user", "content": user_html(question)})
-        waiting = {"role": "assistant", "content": f'<div class="qa-wait">{render.label("searching", lang)}</div>'}
+        # The answer will be in the question's language: so is the placeholder.
+        searching = render.label("searching", detect_lang(question))
+        waiting = {"role": "assistant", "content": f'<div class="qa-wait">{searching}</div>'}
         yield history + [waiting], gr.skip(), convo, groups, ""
         try:
             steps, group, panel = self._compose(question, convo, groups, len(history), lang, docs)
@@ -421,13 +427,13 @@ class Handlers:
             "id": uuid.uuid4().hex,
             "scope": docs,
         }
-        # The labels follow the interface language, not the question's (an English question in
-        # the Chinese interface still reads 已回答 beside 问题/来源).
+        # The answer and its sources are labelled in the question's language (rec["lang"]), not
+        # the interface's: an English question asked in the Chinese interface reads "Answered",
+        # "Sources", beside the English gists under its quotes.
         steps = [
-            render.answer_html(rec, turn, question, p, docs, lang=lang, dates=dates)
-            for p in render.pieces(rec["answer"])[:-1]
+            render.answer_html(rec, turn, question, p, docs, dates=dates) for p in render.pieces(rec["answer"])[:-1]
         ]
-        steps.append(render.answer_html(rec, turn, question, scope=docs, lang=lang, dates=dates))
+        steps.append(render.answer_html(rec, turn, question, scope=docs, dates=dates))
         return steps, group, render.sources_panel(groups + [group], lang, dates)
 
     def _dates(self, documents: list[dict[str, Any]] | None = None) -> dict[str, str]:
@@ -803,12 +809,12 @@ class Handlers:
 
     # --- language ----------------------------------------------------------------------------
 
-    def relabel(self, lang: str, groups: list, value: str | None = "", history: list | None = None) -> list[Any]:
+    def relabel(self, lang: str, groups: list, value: str | None = "") -> list[Any]:
+        """The page in another interface language. The answers stay as they are: each is labelled
+        in its own question's language (an English answer reads "Answered" in either interface)."""
         staff_text = t("staff_intro" if self.settings.staff_password else "staff_disabled", lang)
         documents = self._documents()
         chat: dict[str, Any] = {"label": t("chat", lang), "placeholder": t("placeholder", lang)}
-        if history:
-            chat["value"] = relabel_answers(history, groups, lang, self._dates(documents))
         return [
             self.header(lang),
             gr.Tab(label=t("tab_ask", lang)),
@@ -834,23 +840,6 @@ class Handlers:
             gr.Button(value=t("sign_in", lang)),
             gr.Button(value=t("sign_out", lang)),
         ]
-
-
-def relabel_answers(history: list, groups: list, lang: str, dates: dict[str, str]) -> list:
-    """The chat with its answers rendered again in `lang`, so the badges and hints of earlier
-    answers follow a change of the interface language like the rest of the page."""
-    history = list(history)
-    for g in groups or []:
-        i = g.get("index")
-        if isinstance(i, int) and 0 <= i < len(history) and _role(history[i]) == "assistant":
-            html = render.answer_html(
-                g["record"], g["turn"], g["question"], scope=g.get("scope", ""), lang=lang, dates=dates
-            )
-            message = history[i]
-            history[i] = (
-                {**message, "content": html} if isinstance(message, dict) else {"role": "assistant", "content": html}
-            )
-    return history
 
 
 def _filter_menu(documents: list[dict[str, Any]], lang: str, value: str | None, **props: Any) -> Any:
@@ -1033,7 +1022,7 @@ def build_app(engine: Any, settings: Settings) -> gr.Blocks:
         chatbot.clear(**reset)  # the chat's own bin icon must forget the conversation too
         lang.change(
             h.relabel,
-            [lang, groups, doc_filter, chatbot],
+            [lang, groups, doc_filter],
             [
                 header,
                 tab_ask,

@@ -203,8 +203,8 @@ def test_desktop_marker_sentence_contrast_feedback_copy_and_language(app, browse
     assert "<" not in copied and "[1]" in copied and "[2]" in copied, copied
     assert re.search(r"\n\n来源：\n\[1, 2(–\d+)?\] 对接湖南自贸区", copied), copied
 
-    # 👍 on the first answer; an English follow-up in the Chinese interface keeps Chinese labels,
-    # and the first answer keeps its filled 👍.
+    # 👍 on the first answer; an English follow-up in the Chinese interface is answered with
+    # English labels and an English gist under each quote, and the first answer keeps its 👍.
     page.locator("#qa-chat button[aria-label='Like']").last.click()
     expect(page.locator("#qa-reason textarea")).to_be_visible()
     expect(page.locator("#qa-reason")).to_contain_text(LIST_QUESTION)
@@ -217,8 +217,15 @@ def test_desktop_marker_sentence_contrast_feedback_copy_and_language(app, browse
         "() => document.querySelectorAll('#qa-chat .qa-answer.qa-done').length > 1", timeout=ANSWER_TIMEOUT_MS
     )
     second_answer = page.locator("#qa-chat .qa-answer").last
-    expect(second_answer.locator(".qa-badge")).to_have_text(re.compile("^(已回答|部分涵盖|未找到)$"))
-    expect(second_answer.locator(".qa-searched")).to_contain_text("检索：")
+    expect(second_answer.locator(".qa-badge")).to_have_text(re.compile("^(Answered|Partly covered)$"))
+    expect(second_answer.locator(".qa-searched")).to_contain_text("Searched for: ")
+    gists = second_answer.locator(".qa-gist")
+    expect(gists.first).to_be_visible()
+    expect(gists.first).to_contain_text("Word-by-word dictionary gloss, not a translation:")
+    assert gists.count() == second_answer.locator("a.qa-cite").count(), "one gist under each quoted sentence"
+    expect(page.locator("#qa-sources .qa-group-h").first).to_have_text("Sources")
+    expect(page.locator("#qa-sources .qa-group-q").first).to_contain_text("Question: And Yueyang?")
+    expect(page.locator("#qa-chat .qa-answer").first.locator(".qa-badge")).to_have_text("已回答")
     expect(liked).to_have_count(1)
     expect(page.locator("#qa-chat button[aria-label='Like']")).to_have_count(1)  # the new answer's, unfilled
     check_contrast(
@@ -231,6 +238,8 @@ def test_desktop_marker_sentence_contrast_feedback_copy_and_language(app, browse
             "展开全文": ".qa-more",
             "section and date": ".qa-sec",
             "question of the sources": ".qa-group-q",
+            "gist": "#qa-chat .qa-gist",
+            "gist label": "#qa-chat .qa-gist-label",
         },
     )
     page.mouse.move(0, 0)
@@ -244,9 +253,10 @@ def test_desktop_marker_sentence_contrast_feedback_copy_and_language(app, browse
     expect(page.locator("#qa-header .qa-collection")).to_contain_text("Collection: 1 document")
     expect(page.locator("#qa-sources .qa-group-h").first).to_have_text("Sources")
     assert page.evaluate("document.documentElement.lang") == "en"
-    # The earlier answers' labels follow too, and they keep their votes.
-    expect(page.locator("#qa-chat .qa-badge").first).to_have_text("Answered")
-    expect(page.locator("#qa-chat .qa-below").first).to_contain_text("Sources")
+    # Each answer keeps the labels of its question's language, and its vote.
+    expect(page.locator("#qa-chat .qa-badge").first).to_have_text("已回答")
+    expect(page.locator("#qa-chat .qa-below").first).to_contain_text("来源")
+    expect(page.locator("#qa-chat .qa-badge").last).to_have_text(re.compile("^(Answered|Partly covered)$"))
     expect(liked).to_have_count(1)
     page.get_by_role("button", name="New chat").click()
     expect(page.get_by_text("What are Yueyang's priorities?")).to_be_visible()

@@ -74,6 +74,27 @@ def test_ask_yueyang_in_english_cites_the_same_passage(answers):
     assert zh_cited and zh_cited == en_cited
 
 
+def test_an_english_answer_carries_a_gist_per_quoted_sentence_and_a_chinese_one_none(answers):
+    """Issue 11: under each quoted Chinese sentence an English reader gets a dictionary gloss."""
+    from qa.gist import LABEL
+
+    for key in ("en", "heading-en"):
+        cited = [s for s in answers[key]["sources"] if s["n"] is not None]
+        assert cited and answers[key]["lang"] == "en"
+        for s in cited:
+            assert [g["sentence"] for g in s["gists"]] == s["quoted"], s
+            assert all(g["gloss"] and g["label"] == LABEL for g in s["gists"])
+    yueyang = next(g for s in answers["en"]["sources"] for g in s["gists"] if "岳阳突出临港经济" in g["sentence"])
+    assert (
+        yueyang["gloss"].startswith("Yueyang · ")
+        and {"zh": "岳阳", "en": "Yueyang", "kind": "name"} in yueyang["parts"]
+    )
+    heading = next(g for s in answers["heading-en"]["sources"] for g in s["gists"] if "121" in g["sentence"])
+    assert "7 major" in heading["gloss"] and "121" in heading["gloss"]
+    for key in ("zh", "heading-zh", "hainan"):
+        assert all(s["gists"] == [] for s in answers[key]["sources"])
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_fact_stated_by_a_heading_is_quoted_and_cited_to_its_section(answers, lang):
     """Issue 10: 【知多点】's heading is the only place that says 121; the answer quotes it."""

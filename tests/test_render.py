@@ -185,7 +185,7 @@ def test_earlier_answers_fold_and_the_latest_is_first() -> None:
     assert panel.index("第二问") < panel.index("第一问")
     assert '<details class="qa-group qa-earlier"><summary>第一问</summary>' in panel
     assert {"a1-s1", "a2-s1", "a2-s2"} <= ids(panel)  # old markers still lead somewhere
-    assert "Sources" in panel and "Nearest passages" in panel
+    assert "来源" in panel and "相关段落" in panel  # labelled in the answers' language (Chinese)
 
 
 def test_empty_panel_explains_itself_in_both_languages() -> None:
@@ -276,7 +276,7 @@ def test_a_marker_whose_sentence_is_not_in_the_passage_still_leads_to_its_card()
 
 
 def test_every_card_leads_back_to_its_answer() -> None:
-    panel = render.sources_panel([{"turn": 2, "question": "q", "record": list_answer()}], "en")
+    panel = render.sources_panel([{"turn": 2, "question": "q", "record": {**list_answer(), "lang": "en"}}], "zh")
     assert panel.count('<a class="qa-back" href="#qa-chat" data-turn="2">↑ Back to the answer</a>') == 2
     assert 'class="qa-text qa-t2"' in render.answer_html(list_answer(), 2, "q")
 
@@ -289,23 +289,80 @@ def test_cards_name_document_section_and_date() -> None:
 
 
 def test_copy_gives_plain_text_with_markers_and_a_numbered_source_list() -> None:
-    text = render.plain_text(list_answer(), "zh", {"d.txt": "2026-01-02"})
+    text = render.plain_text(list_answer(), {"d.txt": "2026-01-02"})
     assert text == (
         f"{TWO[0]}[1]\n{TWO[1]}[2]\n{QUOTE}[3]\n\n来源：\n"
         "[1, 2] 对接湖南自贸区 › 二、对接（文件日期 2026-01-02）\n[3] 对接湖南自贸区（文件日期 2026-01-02）"
     )
-    nearest = render.plain_text(not_found(), "en")
+    nearest = render.plain_text({**not_found(), "lang": "en"})
     assert nearest.startswith("文档中没有找到这个问题的答案。\n\nNearest passages:\n[1] 对接湖南自贸区: 最近的段落一。")
     html = render.answer_html(list_answer(), 1, "q")
     assert '<div class="qa-plain">' in html and "&#10;&#10;来源：&#10;[1, 2]" in html and "\n" not in html
     assert "qa-plain" not in render.answer_html(list_answer(), 1, "q", text=TWO[0])  # not while streaming
 
 
-def test_labels_follow_the_interface_language_not_the_question() -> None:
-    en_question = {**answered(), "lang": "en"}
-    html = render.answer_html(en_question, 1, "What are Yueyang's priorities?", lang="zh")
-    assert "已回答" in html and "Answered" not in html and "引用的原文在下方" in html
-    assert "Answered" in render.answer_html(answered(), 1, "q", lang="en")
+def english_answer() -> dict:
+    """An English question's answer: two quotes, each with its gist (as qa.output.to_json gives it)."""
+    from qa.gist import gist
+    from qa.output import gist_json
+
+    first, second = "岳阳突出临港经济；", "湖南自贸区实施范围119.76平方公里。"
+    text = f"岳阳突出临港经济，打造航运物流中心。{second}"
+    return {
+        **answered(answer=f"From the Chinese sources:\n{first}[1] {second}[1]"),
+        "lang": "en",
+        "searched_for": "What are Yueyang's priorities?",
+        "sources": [
+            {**src(text, 1, [first, second]), "gists": [gist_json(gist(first)), gist_json(gist(second))]},
+            {**src("无关的段落。", None, [], rank=2), "gists": []},
+        ],
+    }
+
+
+def test_each_quote_of_an_english_answer_shows_its_gist_labelled_as_a_gloss() -> None:
+    rec = english_answer()
+    chat = render.answer_html(rec, 1, "What are Yueyang's priorities?")
+    shown = re.findall(r'<span class="qa-gist" lang="en"><span class="qa-gist-label">(.*?)</span> (.*?)</span>', chat)
+    assert shown == [
+        ("Word-by-word dictionary gloss, not a translation:", "Yueyang · prominent/outstanding · port economy;"),
+        (
+            "Word-by-word dictionary gloss, not a translation:",
+            "Hunan · free trade zone · implement/carry out · range/scope · 119.76 · square kilometer.",
+        ),
+    ]
+    # Each gist stands right after its own sentence's marker, in the answer's order.
+    assert re.search(r'href="#a1-q1">\[1\]</a><span class="qa-gist"[^>]*>.*?</span>[^<]*</span>湖南自贸区', chat)
+    assert chat.index('href="#a1-q2"') > chat.index("Yueyang ·")
+    # The copied text keeps each gist on the line under its quote.
+    plain = render.plain_text(rec)
+    assert "岳阳突出临港经济；[1]\n    Word-by-word dictionary gloss, not a translation: Yueyang ·" in plain
+    assert "square kilometer.\n\nSources:" in plain and "\n湖南自贸区实施范围" in plain
+    # A Chinese answer has none; gists are escaped like all document text.
+    assert "qa-gist" not in render.answer_html(answered(), 1, "q")
+    evil = english_answer()
+    evil["sources"][0]["gists"][0]["gloss"] = "<script>x</script>"
+    assert "<script>" not in render.answer_html(evil, 1, "q")
+
+
+def test_labels_follow_the_answers_language_not_the_interface() -> None:
+    """An English question asked in the Chinese interface gets English labels on its answer and
+    its sources, and a Chinese question in the English interface Chinese ones."""
+    en = english_answer()
+    html = render.answer_html(en, 1, "What are Yueyang's priorities?")
+    assert "Answered" in html and "已回答" not in html and "The quoted passages are below" in html
+    panel = render.sources_panel([{"turn": 1, "question": "What are Yueyang's priorities?", "record": en}], "zh")
+    assert "Question: What" in panel and '<div class="qa-group-h">Sources</div>' in panel and "来源" not in panel
+    assert "Show the whole passage" in render.sources_panel(
+        [{"turn": 1, "question": "q", "record": {**answered(), "lang": "en"}}], "zh"
+    )
+    zh_panel = render.sources_panel([{"turn": 1, "question": "q", "record": answered()}], "en")
+    assert "已回答" in render.answer_html(answered(), 1, "q") and '<div class="qa-group-h">来源</div>' in zh_panel
+    # Both answers in one conversation: each keeps its own language.
+    both = render.sources_panel(
+        [{"turn": 1, "question": "q", "record": answered()}, {"turn": 2, "question": "q2", "record": en}], "zh"
+    )
+    assert '<div class="qa-group-h">来源</div>' in both and '<div class="qa-group-h">Sources</div>' in both
+    assert "passages the answer cites" in render.sources_panel([], "en")  # the empty panel: the interface's
 
 
 def test_the_header_names_the_collection_in_the_interface_language() -> None:

@@ -350,6 +350,8 @@ class StubEngine:
         return [{"doc": "a.txt", "title": "测试文件", "chunks": 1}]
 
     def ask(self, question=None, turns=None, k=None, docs=None):
+        from qa.gist import gist
+        from qa.lang import detect_lang
         from qa.records import Answer, Chunk, Citation, Passage
 
         self.calls.append(list(turns))
@@ -359,12 +361,14 @@ class StubEngine:
         one, two = "岳阳突出临港经济，", "打造长江中游综合性航运物流中心。"
         chunk = Chunk("c1", "a.txt", "测试文件", "", 0, len(one + two), one + two)
         found = self.outcome != "not_found"
+        lang = detect_lang(turns[-1].content)
+        gists = (gist(one), gist(two)) if lang == "en" else ()
         return Answer(
             text=f"{one}[1]{two}[1]" if found else "文档中没有找到这个问题的答案。",
             outcome=self.outcome,
-            citations=(Citation(1, chunk, 0.9, (one, two)),) if found else (),
+            citations=(Citation(1, chunk, 0.9, (one, two), gists),) if found else (),
             searched_for=turns[-1].content,
-            lang="zh",
+            lang=lang,
             passages=(Passage(chunk, 0.9, 1),),
             k=1,
         )
@@ -438,18 +442,28 @@ def test_not_found_answers_are_logged_as_candidates(tmp_path: Path) -> None:
     assert candidate["question"] == "海南自贸港的个人所得税税率是多少？" and candidate["outcome"] == "not_found"
 
 
-def test_votes_stay_with_their_answers_and_answers_follow_the_interface_language(tmp_path: Path) -> None:
+def test_votes_stay_with_their_answers_and_each_answer_keeps_its_questions_language(tmp_path: Path) -> None:
     """Issue 13: the page is given every answer's vote after each vote (so a filled 👍 survives
-    later questions), and a change of language renders the earlier answers' labels again."""
+    later questions). Issue 11: an English question in the Chinese interface is answered with
+    English labels and a gist under each quote; a change of interface language leaves answers be."""
     import gradio as gr
 
-    from qa.ui import feedback_values, relabel_answers
+    from qa.ui import feedback_values
 
     h = handlers(tmp_path, StubEngine())
     chat, _panel, convo, groups, _ = run_chat(h, "长沙片区的重点是什么？", [], [], [])[-1]
-    chat, _panel, convo, groups, _ = run_chat(h, "那岳阳呢？", chat, convo, groups)[-1]
+    updates = run_chat(h, "And Yueyang?", chat, convo, groups)
+    assert "Searching the documents" in updates[0][0][-1]["content"]  # the placeholder too
+    chat, panel, convo, groups, _ = updates[-1]
     update, groups = h.keep_vote(groups, chat, gr.LikeData(None, {"index": 1, "value": "", "liked": True}))
     assert update.feedback_value == ["Like", None] and feedback_values(chat, groups) == ["Like", None]
-    english = relabel_answers(chat, groups, "en", {})
-    assert "Answered" in english[1]["content"] and "已回答" not in english[3]["content"]
-    assert english[0] == chat[0]  # the questions stay as typed
+    assert "已回答" in chat[1]["content"] and "qa-gist" not in chat[1]["content"]
+    english = chat[3]["content"]
+    assert "Answered" in english and "已回答" not in english
+    assert english.count('class="qa-gist"') == 2 and "not a translation" in english and "Yueyang ·" in english
+    latest = panel[: panel.index("qa-earlier")]
+    assert "Question: And Yueyang?" in latest and "Sources" in latest and "来源" in panel
+    # Switching the interface to English relabels the page, not the answers.
+    relabelled = h.relabel("en", groups, "")
+    chatbot = next(u for u in relabelled if isinstance(u, gr.Chatbot))
+    assert chatbot.label == "Conversation" and not chatbot.value

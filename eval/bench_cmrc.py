@@ -562,6 +562,15 @@ def main(argv: list[str] | None = None) -> int:
             "ours": {**m_ours, **ours_extra},
             "baseline": {**m_base, **base_extra},
             "losses": lost,
+            # Every question's outcome and answer opening: what a failure analysis reads.
+            "rows": [
+                {
+                    **{k: r[k] for k in ("id", "held_out", "rank", "fact", "outcome")},
+                    "question": q.text,
+                    "answer": r["answer"][:300],
+                }
+                for q, r in zip(questions, ours_rows)
+            ],
             "wall_s": round(wall, 1),
         }
         Path(args.report).write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")

@@ -4,6 +4,7 @@ Usage:
   python -m eval.bench_cmrc                        # all 256 articles, 1,002 questions (~15 min here)
   python -m eval.bench_cmrc --sample 7 --check     # a fixed subset (what `make test` runs)
   python -m eval.bench_cmrc --report out.json --keep /tmp/cmrc   # keep corpus + index (a rerun reuses it)
+  python -m eval.bench_cmrc --lang en --sample 30  # the same articles, asked in English (eval/cmrc_en.jsonl)
 
 Nobody on the project wrote these questions, so they measure what a hand-tuned eval cannot.
 Each `data[]` entry of the file is one Wikipedia article with exactly one paragraph (the
@@ -26,6 +27,12 @@ top 5. A fact is an answer text containing the gold answer once citation markers
 removed. Refused means the system said the documents do not cover the question (outcome
 not_found); a 'partial' answer (it names terms the documents lack, then quotes what they say)
 is not a refusal, so it is reported separately as "refused or partial" for held-out questions.
+
+English (`--lang en`): `eval/cmrc_en.jsonl` holds English versions of the questions of the
+`--sample 30` articles, written by this project (not part of CMRC; each line says so). They are
+asked over the same Chinese corpus with the same held-out articles, and scored against the same
+Chinese gold spans; the baseline embeds the English question with e5's query prompt. Questions
+without an English version are left out (the count is printed).
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import tempfile
 import time
 import unicodedata
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +58,11 @@ from qa.settings import ROOT, Settings
 HERE = Path(__file__).resolve().parent
 DATA = ROOT.parent / "shared" / "bench" / "cmrc2018_trial.json"
 FLOORS = HERE / "floors_cmrc.json"
+ENGLISH = HERE / "cmrc_en.jsonl"
+LANGS = ("zh", "en")
+# The first question of a process pays one-off costs; latency is for warm questions, so a
+# throw-away question in the run's language goes first (an English one also warms the English route).
+WARM_UP = {"zh": "预热", "en": "warm-up"}
 HOLD_OUT_EVERY = 7
 CHUNK_SIZE, CHUNK_OVERLAP = 250, 50
 # LangChain's defaults ("\n\n", "\n", " ", "") cut Chinese prose mid-sentence at exactly 250
@@ -96,6 +108,31 @@ def load_articles(path: Path) -> list[Article]:
         context = "\n\n".join(p["context"] for p in entry["paragraphs"])
         out.append(Article(aid, entry["title"], context, questions))
     return sorted(out, key=lambda a: _id_key(a.aid))
+
+
+def load_english(path: Path, articles: list[Article]) -> dict[str, str]:
+    """CMRC question id -> our English version. A line whose Chinese original no longer equals
+    the CMRC question (a changed data file, a mistyped id) stops the run: it would score an
+    English question against another question's gold answer."""
+    by_id = {q.qid: q for a in articles for q in a.questions}
+    out = {}
+    for lineno, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        q = by_id.get(rec["id"])
+        if q is None or q.text != rec["question_zh"] or q.article != rec["article"]:
+            raise ValueError(f"{path}:{lineno}: {rec['id']} does not match the CMRC question it translates")
+        out[q.qid] = rec["question_en"]
+    return out
+
+
+def in_language(questions: list[Question], lang: str, english: dict[str, str]) -> list[Question]:
+    """The questions as asked in `lang`: Chinese as CMRC wrote them, or our English versions
+    (those without one left out); ids, articles and gold answers stay CMRC's."""
+    if lang == "zh":
+        return list(questions)
+    return [replace(q, text=english[q.qid]) for q in questions if q.qid in english]
 
 
 def held_out(articles: list[Article]) -> set[str]:
@@ -293,10 +330,12 @@ def run_cli(args: list[str], env: dict[str, str], stdin: str = "") -> str:
     return out.stdout
 
 
-def ask_all(questions: list[Question], env: dict[str, str], k: int | None = None) -> dict[str, dict[str, Any]]:
+def ask_all(
+    questions: list[Question], env: dict[str, str], k: int | None = None, warm_up: str = WARM_UP["zh"]
+) -> dict[str, dict[str, Any]]:
     """One `ask --jsonl` process for all the questions; a warm-up line first, because the first
     question pays one-off costs and latency is for warm questions (as in eval/run.py)."""
-    lines = [{"id": "warm-up", "question": "预热"}] + [{"id": q.qid, "question": q.text} for q in questions]
+    lines = [{"id": "warm-up", "question": warm_up}] + [{"id": q.qid, "question": q.text} for q in questions]
     stdin = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines)
     stdout = run_cli(["ask", "--jsonl", *(["--k", str(k)] if k else [])], env, stdin)
     out = {}
@@ -308,9 +347,13 @@ def ask_all(questions: list[Question], env: dict[str, str], k: int | None = None
 
 
 def ours(
-    questions: list[Question], gold_docs: dict[str, str], out_ids: set[str], env: dict[str, str]
+    questions: list[Question],
+    gold_docs: dict[str, str],
+    out_ids: set[str],
+    env: dict[str, str],
+    warm_up: str = WARM_UP["zh"],
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    first = ask_all(questions, env)
+    first = ask_all(questions, env, warm_up=warm_up)
     rows = []
     for q in questions:
         rec = first.get(q.qid, {"error": "no output line"})
@@ -332,7 +375,7 @@ def ours(
     extra = {"errors": sum(1 for r in rows if r["outcome"] == "error"), "second_pass": len(missed), "rank_mismatch": 0}
     if missed:
         by_id = {q.qid: q for q in questions}
-        second = ask_all([by_id[i] for i in missed], env, k=DEPTH)
+        second = ask_all([by_id[i] for i in missed], env, k=DEPTH, warm_up=warm_up)
         for r in rows:
             if r["id"] in second:
                 q = by_id[r["id"]]
@@ -350,7 +393,7 @@ def ours(
 
 
 def baseline(
-    questions: list[Question], corpus: Path, docs: dict[str, str], out_ids: set[str]
+    questions: list[Question], corpus: Path, docs: dict[str, str], out_ids: set[str], warm_up: str = WARM_UP["zh"]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     import faiss
     import numpy as np
@@ -369,7 +412,7 @@ def baseline(
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     gold_docs = {aid: name for name, aid in docs.items()}
-    e5.encode_queries(["预热"])
+    e5.encode_queries([warm_up])
     rows = []
     for q in questions:
         t = time.perf_counter()
@@ -439,8 +482,9 @@ def losses(questions: list[Question], ours_rows: list[dict[str, Any]], base_rows
     return {"ours_only": won, "baseline_only": {k: len(v) for k, v in lost.items()}, "examples": lost}
 
 
-def floors_key(n: int | None) -> str:
-    return "all" if n is None else f"sample:{n}"
+def floors_key(n: int | None, lang: str = "zh") -> str:
+    key = "all" if n is None else f"sample:{n}"
+    return key if lang == "zh" else f"{lang}:{key}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", default=None, help="write both systems' figures and the losses as JSON here")
     ap.add_argument("--keep", default=None, help="build in this folder and keep it (default: a temporary one)")
     ap.add_argument("--examples", type=int, default=5, help="losses to print per kind")
+    ap.add_argument(
+        "--lang", choices=LANGS, default="zh", help=f"ask CMRC's Chinese questions or our English ones ({ENGLISH.name})"
+    )
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -462,20 +509,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         docs = write_corpus(corpus, articles, out_ids)
         gold_docs = {aid: name for name, aid in docs.items()}
-        questions = [q for a in articles for q in a.questions]
+        asked = [q for a in articles for q in a.questions]
+        english = load_english(ENGLISH, everything) if args.lang == "en" else {}
+        questions = in_language(asked, args.lang, english)
         n_held = sum(1 for q in questions if q.article in out_ids)
         print(
             f"CMRC 2018 trial: {len(docs)} articles indexed, {len(articles) - len(docs)} held out; "
             f"{len(questions) - n_held} answerable questions, {n_held} held-out"
+            + (
+                f"; asked in English ({ENGLISH.name}, written by this project; "
+                f"{len(asked) - len(questions)} sampled questions have no English version)"
+                if args.lang == "en"
+                else ""
+            )
         )
         env = env_for(corpus, index)
         t0 = time.perf_counter()
         print(run_cli(["index"], env).strip().splitlines()[0] + f" ({time.perf_counter() - t0:.1f} s end to end)")
         t0 = time.perf_counter()
-        ours_rows, ours_extra = ours(questions, gold_docs, out_ids, env)
+        ours_rows, ours_extra = ours(questions, gold_docs, out_ids, env, WARM_UP[args.lang])
         ours_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        base_rows, base_extra = baseline(questions, corpus, docs, out_ids)
+        base_rows, base_extra = baseline(questions, corpus, docs, out_ids, WARM_UP[args.lang])
         base_s = time.perf_counter() - t0
     finally:
         if not args.keep:
@@ -501,17 +556,27 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         report = {
             "sample": args.sample,
+            "lang": args.lang,
             "articles_indexed": len(docs),
             "articles_held_out": len(articles) - len(docs),
             "ours": {**m_ours, **ours_extra},
             "baseline": {**m_base, **base_extra},
             "losses": lost,
+            # Every question's outcome and answer opening: what a failure analysis reads.
+            "rows": [
+                {
+                    **{k: r[k] for k in ("id", "held_out", "rank", "fact", "outcome")},
+                    "question": q.text,
+                    "answer": r["answer"][:300],
+                }
+                for q, r in zip(questions, ours_rows)
+            ],
             "wall_s": round(wall, 1),
         }
         Path(args.report).write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
     if args.check:
         floors = json.loads(FLOORS.read_text("utf-8"))
-        key = floors_key(args.sample)
+        key = floors_key(args.sample, args.lang)
         if key not in floors:
             print(f"FLOOR: no floors for {key!r} in {FLOORS.name} (have: {sorted(floors)})", file=sys.stderr)
             return 2

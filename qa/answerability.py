@@ -111,6 +111,21 @@ def _known(name: str, retriever: Retriever, context: str) -> bool:
     return bool(literal) or any(z in context for z in retriever.glossary.targets(name))
 
 
+def _as_typed(text: str, gone: set[str]) -> tuple[str, ...]:
+    """The question's own words for what the passages lack: each stretch of uncovered words of
+    a name run as the user typed it ("Du Jiahao", not "Du" and "Jiahao" apart), in question order."""
+    out = []
+    for run in _NAME_RUN.finditer(text.strip()):
+        stretch: list[str] = []
+        for w in [*run.group().split(), ""]:  # "" ends the last stretch
+            if w and w in gone:
+                stretch.append(w)
+            elif stretch:
+                out.append(" ".join(stretch))
+                stretch = []
+    return tuple(dict.fromkeys(out))
+
+
 def _topic_coverage(
     q: Query, retriever: Retriever, runs: list[tuple[list[str], bool]], context: str
 ) -> tuple[float, tuple[str, ...]]:
@@ -122,7 +137,7 @@ def _topic_coverage(
             return 1.0, ()
         gone = [w for run, known in runs if not known for w in run if not _known(w, retriever, context)]
         total = sum(len(run) for run, _ in runs)
-        return 1 - len(gone) / total, tuple(gone)
+        return 1 - len(gone) / total, _as_typed(q.text, set(gone))
     topics = topic_words(q.text)
     if not topics:
         return 1.0, ()

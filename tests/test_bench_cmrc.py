@@ -6,13 +6,19 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from eval.bench_cmrc import (
+    DATA,
+    ENGLISH,
     document_text,
     file_name,
     held_out,
     hit_rank,
+    in_language,
     is_fact,
     load_articles,
+    load_english,
     metrics,
     sample,
     split_spans,
@@ -140,3 +146,35 @@ def test_metrics_on_a_hand_made_example() -> None:
     assert m["facts"] == 0.25 and m["facts_top3"] == 0.5 and m["top3_n"] == 2
     assert m["refused_answerable"] == 0.25 and m["partial_answerable"] == 0.25
     assert m["refused_held_out"] == 0.5 and m["refused_or_partial_held_out"] == 1.0
+
+
+def test_english_versions_replace_the_text_only_and_must_match_their_original(tmp_path: Path) -> None:
+    articles = load_articles(squad_file(tmp_path))
+    line = {"id": "TRIAL_10_QUERY_0", "question_en": "Answer of article 1?", "question_zh": "第1篇的答案？"}
+    path = tmp_path / "en.jsonl"
+    path.write_text(json.dumps({**line, "article": "TRIAL_10"}, ensure_ascii=False) + "\n", "utf-8")
+    english = load_english(path, articles)
+    questions = [q for a in articles for q in a.questions]
+    asked = in_language(questions, "en", english)
+    original = next(q for q in questions if q.qid == "TRIAL_10_QUERY_0")
+    assert [(q.qid, q.text, q.answers, q.article) for q in asked] == [
+        ("TRIAL_10_QUERY_0", "Answer of article 1?", original.answers, "TRIAL_10")
+    ]
+    assert in_language(questions, "zh", english) == questions
+    # An English line whose Chinese original is not the CMRC question would be scored against
+    # another question's answer: refused.
+    path.write_text(json.dumps({**line, "question_zh": "第2篇的答案？", "article": "TRIAL_10"}) + "\n", "utf-8")
+    with pytest.raises(ValueError, match="TRIAL_10_QUERY_0"):
+        load_english(path, articles)
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="the CMRC trial file is not on this machine")
+def test_the_english_file_covers_every_question_of_the_30_article_sample() -> None:
+    articles = load_articles(DATA)
+    english = load_english(ENGLISH, articles)  # raises on any line that does not match CMRC
+    picked = sample(articles, 30)
+    assert {q.qid for a in picked for q in a.questions} == set(english)
+    assert any(a.aid in held_out(articles) for a in picked)
+    lines = [json.loads(x) for x in ENGLISH.read_text("utf-8").splitlines() if x.strip()]
+    assert all(x["translated_by"] == "project (not part of CMRC)" for x in lines)
+    assert not any(ch >= "\u4e00" and ch <= "\u9fff" for x in lines for ch in x["question_en"])

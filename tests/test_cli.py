@@ -57,6 +57,7 @@ def answers(env: dict[str, str]) -> dict[str, dict]:
         "control": "岳阳片区\x07的重点\x1b是什么？",
         "heading-zh": "总体方案提出了多少项制度创新试验任务？",
         "heading-en": "How many institutional innovation tasks does the overall plan set out?",
+        "partial-en": "What did Governor Xu Dazhe say about the Zhuzhou FTZ?",
     }
     stdin = "".join(json.dumps({"id": i, "question": q}, ensure_ascii=False) + "\n" for i, q in lines.items())
     r = run(env, "ask", "--jsonl", stdin=stdin)
@@ -103,6 +104,18 @@ def test_a_fact_stated_by_a_heading_is_quoted_and_cited_to_its_section(answers, 
     cited = next(s for s in out["sources"] if s["n"] == 1)
     assert "【知多点】" in cited["section"] and cited["heading"] == "提出7大领域121项制度创新试验任务"
     assert cited["quoted"][0] == cited["heading"] and cited["heading"] not in cited["text"]
+
+
+def test_an_english_partial_answer_names_the_english_words_the_page_lacks(answers):
+    """Issue 11 part 2: the page never names a governor Xu Dazhe; the answer says so in the
+    question's own words (the name whole), not with a Chinese expansion the user never typed."""
+    out = answers["partial-en"]
+    assert out["outcome"] == "partial", out["answer"]
+    named = re.search(r'they do not mention "([^"]+)"', out["answer"])
+    assert named, out["answer"]
+    missing = named.group(1).split(", ")
+    assert "Xu Dazhe" in named.group(1)
+    assert all(m in out["searched_for"] and re.fullmatch(r"[A-Za-z][A-Za-z ]*", m) for m in missing)
 
 
 def test_question_the_documents_do_not_cover_is_refused(env, answers):

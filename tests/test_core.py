@@ -174,6 +174,38 @@ def test_calibrated_decision_has_three_outcomes(coverage, missing, outcome):
     assert _calibration().decide(ev) == outcome
 
 
+def test_an_english_partial_names_the_questions_own_uncovered_words_as_typed():
+    """Issue 11 part 2: the missing term is the user's English words, a name kept whole, never
+    a Chinese expansion; a word is covered when one of its expansions occurs in the passages."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from qa.answerability import _known_runs, _topic_coverage
+    from qa.retrieve import Query
+
+    glossary = Glossary.from_json(
+        {
+            "phrases": {"zhuzhou": ["株洲"], "free": ["自由"], "trade": ["贸易"], "port": ["口岸", "港口"]},
+            "words": {"governor": [["省长", 1]]},
+        }
+    )
+    retriever = SimpleNamespace(glossary=glossary)
+    context = "株洲对接自由贸易试验区，建设口岸。"  # no 省长, no name for Xu Dazhe or Hainan
+    question = "What did Governor Xu Dazhe say about the Zhuzhou Free Trade Port and Hainan?"
+    q = Query(question, "en", np.zeros(1, np.float32))
+    runs = _known_runs(question, retriever, context)
+    coverage, missing = _topic_coverage(q, retriever, runs, context)
+    assert missing == ("Governor Xu Dazhe", "Hainan")
+    assert coverage == pytest.approx(1 - 4 / 8)  # Governor, Xu, Dazhe, Hainan of 8 name words
+    assert all(m in question and not any("\u4e00" <= ch <= "\u9fff" for ch in m) for m in missing)
+    # A word is covered once one of its expansions occurs: 省长 covers "Governor"; the names
+    # have no expansion, so they stay missing even beside Chinese text that names them.
+    wider = context + "省长徐达哲谈海南。"
+    _, still_missing = _topic_coverage(q, retriever, _known_runs(question, retriever, wider), wider)
+    assert still_missing == ("Xu Dazhe", "Hainan")
+
+
 def test_glossary_maps_english_phrases_and_pinyin_names_onto_the_documents_words():
     g = Glossary.for_texts(["岳阳突出临港经济。", "潘才良介绍了自由贸易试验区的情况。"])
     assert "岳阳" in g.expand("What are Yueyang's priorities?")

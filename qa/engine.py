@@ -252,8 +252,11 @@ class Engine:
         short += [s for s in best if s.is_heading]
         if not short:
             return candidates  # rescoring off: the stored (late-chunked) similarities
-        texts = [in_context(s) for s in short]
-        sims = [self.embedder.encode_documents(texts) @ query.e5]
+        texts = [s.text for s in short]
+        # Chinese only: for English questions the title in front lowered English facts from
+        # 0.625 to 0.547 on the eval (the cross-lingual match reads the sentence's own words).
+        alone = [in_context(s) for s in short] if query.lang != "en" else texts
+        sims = [self.embedder.encode_documents(alone) @ query.e5]
         if query.x is not None and self.second is not None:
             sims.append(self.second.encode_documents(texts) @ query.x)
         return [replace(s, sims=tuple(float(m[i]) for m in sims)) for i, s in enumerate(short)]

@@ -43,8 +43,10 @@ class Settings:
     # Candidate sentences embedded on their own at answer time to choose what to quote
     # (qa.engine.Engine._rescore; the refusal model reads the 3 best of them, as it was fitted);
     # 0 = only the stored late-chunked similarities (faster, worse sentence choice and refusal).
-    # 6 rather than 3: English facts 0.516 -> 0.625, Chinese 0.806 -> 0.833, ~1.5x answer time.
-    rescore: int = 6
+    # 6 rather than 3: English facts 0.516 -> 0.625, Chinese 0.806 -> 0.833, ~1.5x answer time;
+    # 10 rather than 6 (session 4): English facts 0.609 -> 0.703, CMRC sample facts 0.762 -> 0.802,
+    # ~1.3x answer time.
+    rescore: int = 10
     rrf_k: int = 60
     # Retrievers fused per question language (see qa/retrieve.py; chosen by measurement).
     route_zh: str = "e5,bm25"

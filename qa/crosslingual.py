@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
+from qa.keywords import NAME_TAGS
+
 log = logging.getLogger(__name__)
 
 _ENTRY = re.compile(r"(\S+) (\S+) \[([^\]]*)\] /(.*)/")
@@ -28,7 +30,8 @@ STOP = frozenset(
     "does do did its it this that these those about from as into can could would should will i me my you your "
     "please tell s much many there their has have they them than more most some any us we our".split()
 )
-_NAME_TAGS = frozenset(("nr", "ns", "nt", "nz", "nrt", "nrfg", "new"))
+# Proper-name tags, and "new": a word jieba found by itself, not in its dictionary (mostly names).
+_NAME_TAGS = NAME_TAGS | {"new"}
 _HAN_WORD = re.compile(r"[\u4e00-\u9fff]+")
 MAX_PHRASE = 4
 MAX_PER_PHRASE = 3

@@ -60,6 +60,9 @@ def words(text: str) -> list[str]:
     return out
 
 
+# jieba's tags for person, place, organisation and other proper names.
+NAME_TAGS = frozenset(("nr", "ns", "nt", "nz", "nrt", "nrfg"))
+
 # jieba part-of-speech tags for nouns, names, noun-like verbs and idioms: the words that say what
 # a question is about (its topic), as opposed to what it asks (verbs, question words).
 _TOPIC_TAGS = ("n", "nr", "ns", "nt", "nz", "nrt", "vn", "l", "eng", "j", "i")

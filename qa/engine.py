@@ -20,7 +20,7 @@ import numpy as np
 from qa import answer as answering
 from qa.answerability import Calibration, Evidence
 from qa.chat import BadQuestion, Turn, clean_question, resolve_followup, split_turns
-from qa.embed import Embedder, load_crosslingual, load_embedder, load_latent
+from qa.embed import Embedder, Remembered, load_crosslingual, load_embedder, load_latent
 from qa.indexer import BuildReport, Progress, open_or_build, open_stale
 from qa.lang import detect_lang, message
 from qa.load import remove_document
@@ -137,6 +137,9 @@ class Engine:
         # A given (fake) embedder brings its own companions; otherwise the configured ones load.
         self.second = second if second is not None or embedder is not None else load_crosslingual(settings)
         self.latent = latent if latent is not None or embedder is not None else load_latent(settings, self.embedder)
+        # The sentences embedded alone at answer time (see _rescore), remembered across questions.
+        self._alone = Remembered(self.embedder)
+        self._alone_x = Remembered(self.second) if self.second is not None else None
         self._refresh_lock = threading.Lock()
         self.calibration = calibration or Calibration.load()
         # Why the index served is out of date while a rebuild is pending ("" when it is current).
@@ -232,7 +235,7 @@ class Engine:
             if query.lang != "en" and said:
                 # ... and it read them embedded without their title (see _rescore): with it,
                 # two answerable eval questions fell under its threshold.
-                plain = self.embedder.encode_documents([s.text for s in said]) @ query.e5
+                plain = self._alone.encode_documents([s.text for s in said]) @ query.e5
                 said = [replace(s, sims=(float(v),)) for s, v in zip(said, plain)]
         evidence = Evidence.gather(query, hits[:k], said, retriever, hits[: self.settings.evidence_depth])
         timings = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
@@ -262,9 +265,9 @@ class Engine:
         # Chinese only: for English questions the title in front lowered English facts from
         # 0.625 to 0.547 on the eval (the cross-lingual match reads the sentence's own words).
         alone = [in_context(s) for s in short] if query.lang != "en" else texts
-        sims = [self.embedder.encode_documents(alone) @ query.e5]
-        if query.x is not None and self.second is not None:
-            sims.append(self.second.encode_documents(texts) @ query.x)
+        sims = [self._alone.encode_documents(alone) @ query.e5]
+        if query.x is not None and self._alone_x is not None:
+            sims.append(self._alone_x.encode_documents(texts) @ query.x)
         return [replace(s, sims=tuple(float(m[i]) for m in sims)) for i, s in enumerate(short)]
 
     def _sentences(self, g: _Gathered, items: list[Item]) -> list[answering.Sentence]:

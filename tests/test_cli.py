@@ -47,7 +47,8 @@ def test_ask_yueyang_in_chinese_cites_the_passage(answers):
 
 @pytest.fixture(scope="module")
 def answers(env: dict[str, str]) -> dict[str, dict]:
-    """Several questions answered by one `ask --jsonl` process (each process loads the models)."""
+    """Several questions answered by one `ask --jsonl` process (each process loads the models),
+    bad lines among them: each gets its error line and the batch goes on."""
     lines = {
         "zh": "岳阳片区的重点是什么？",
         "en": "What are Yueyang's priorities?",
@@ -56,11 +57,33 @@ def answers(env: dict[str, str]) -> dict[str, dict]:
         "heading-zh": "总体方案提出了多少项制度创新试验任务？",
         "heading-en": "How many institutional innovation tasks does the overall plan set out?",
         "partial-en": "What did Governor Xu Dazhe say about the Zhuzhou FTZ?",
+        # Only stdin can carry a NUL byte or a 100,000-character question.
+        "nul": "\x00\x00",
+        "huge": "岳" * 100_000,
+        "nul-inside": "岳阳\x00片区的重点是什么？",
     }
-    stdin = "".join(json.dumps({"id": i, "question": q}, ensure_ascii=False) + "\n" for i, q in lines.items())
-    r = run(env, "ask", "--jsonl", stdin=stdin)
-    assert r.returncode == 0, r.stderr
-    return {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
+    good = [json.dumps({"id": i, "question": q}, ensure_ascii=False).encode() for i, q in lines.items()]
+    # Issue 12: each of these ended the batch with a traceback and exit 1. They are lines
+    # len(good) + 1, 2 and 3, and have no id to echo.
+    bad = [
+        b'{"id": "bytes", "question": "\xb2\xbb\xca\xc7 UTF-8"}',  # GBK, not UTF-8
+        b'{"id": "surrogate", "question": "\\ud800"}',
+        b'{"question": ' * 100_000,
+    ]
+    last = json.dumps({"id": "after-bad", "question": "岳阳片区的重点是什么？"}, ensure_ascii=False).encode()
+    r = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "--jsonl"],
+        cwd=ROOT,
+        env=env,
+        input=b"\n".join([*good, *bad, last]) + b"\n",
+        capture_output=True,
+        timeout=600,
+    )
+    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
+    out = [json.loads(x) for x in r.stdout.decode("utf-8").splitlines()]
+    n = len(good)
+    assert [o["id"] for o in out] == [*lines, f"line-{n + 1}", f"line-{n + 2}", f"line-{n + 3}", "after-bad"]
+    return {o["id"]: o for o in out}
 
 
 def test_ask_yueyang_in_english_cites_the_same_passage(answers):
@@ -141,19 +164,12 @@ def test_bad_questions_exit_non_zero_with_a_clear_message(env, question, expect)
     assert expect in r.stderr and "Traceback" not in r.stderr
 
 
-def test_inputs_argv_cannot_carry_get_clear_messages_in_batch_mode(env):
+def test_inputs_argv_cannot_carry_get_clear_messages_in_batch_mode(answers):
     """A NUL byte and a 100,000-character question only arrive through stdin."""
-    lines = [
-        json.dumps({"id": "nul", "question": "\x00\x00"}),
-        json.dumps({"id": "huge", "question": "岳" * 100_000}, ensure_ascii=False),
-        json.dumps({"id": "ok", "question": "岳阳\x00片区的重点是什么？"}, ensure_ascii=False),
-    ]
-    r = run(env, "ask", "--jsonl", stdin="\n".join(lines) + "\n")
-    assert r.returncode == 0, r.stderr
-    out = {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
-    assert "请输入" in out["nul"]["error"]
-    assert "太长" in out["huge"]["error"]
-    assert out["ok"]["answered"] and "临港经济" in out["ok"]["answer"]
+    assert "请输入" in answers["nul"]["error"]
+    assert "太长" in answers["huge"]["error"]
+    ok = answers["nul-inside"]
+    assert ok["answered"] and "临港经济" in ok["answer"]
 
 
 def test_control_characters_inside_a_question_are_ignored(answers):
@@ -307,25 +323,9 @@ def test_jsonl_doc_contract_with_a_recording_engine():
     assert [o["id"] for o in out] == [1, 2, 3, 4, 5]
 
 
-def test_jsonl_invalid_utf8_a_lone_surrogate_and_deep_nesting_do_not_stop_the_batch(env):
+def test_jsonl_invalid_utf8_a_lone_surrogate_and_deep_nesting_do_not_stop_the_batch(answers):
     """Issue 12: each of these lines ended the batch with a traceback and exit 1."""
-    lines = [
-        b'{"id": "bytes", "question": "\xb2\xbb\xca\xc7 UTF-8"}',  # GBK, not UTF-8
-        b'{"id": "surrogate", "question": "\\ud800"}',
-        b'{"question": ' * 100_000,
-        json.dumps({"id": "ok", "question": "岳阳片区的重点是什么？"}, ensure_ascii=False).encode(),
-    ]
-    r = subprocess.run(
-        [sys.executable, "-m", "qa", "ask", "--jsonl"],
-        cwd=ROOT,
-        env=env,
-        input=b"\n".join(lines) + b"\n",
-        capture_output=True,
-        timeout=600,
-    )
-    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
-    out = [json.loads(x) for x in r.stdout.decode("utf-8").splitlines()]
-    assert [o["id"] for o in out] == ["line-1", "line-2", "line-3", "ok"]
-    assert "not valid UTF-8" in out[0]["error"] and "lone surrogate" in out[1]["error"]
-    assert "nested too deeply" in out[2]["error"]
-    assert out[3]["answered"] and "临港经济" in out[3]["answer"]
+    utf8, surrogate, deep = (answers[k]["error"] for k in answers if k.startswith("line-"))  # in line order
+    assert "not valid UTF-8" in utf8 and "lone surrogate" in surrogate and "nested too deeply" in deep
+    last = answers["after-bad"]
+    assert last["answered"] and "临港经济" in last["answer"]

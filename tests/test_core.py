@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.answer import Sentence, compose, merge_in_order
@@ -312,3 +313,38 @@ def test_a_heading_leads_the_answer_only_when_it_outscores_every_sentence_and_di
     without = [s.text for s in select("试验任务", [first, second], bm25)]
     assert chosen(0.95) == [heading, *without]  # leads, and the sentences stay as they were
     assert chosen(0.10) == without  # a weaker heading is not quoted
+
+
+class _CountingDocuments:
+    """The hashing fake, counting the texts it is asked to embed as documents."""
+
+    def __init__(self) -> None:
+        from fakes import HashingEmbedder
+
+        self.inner = HashingEmbedder()
+        self.name, self.dim, self.seen = self.inner.name, self.inner.dim, []
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
+
+    def encode_documents(self, texts):
+        self.seen.extend(texts)
+        return self.inner.encode_documents(texts)
+
+
+def test_sentences_embedded_at_answer_time_are_remembered_and_give_the_same_vectors() -> None:
+    from qa.embed import Remembered
+
+    counting = _CountingDocuments()
+    memo = Remembered(counting, size=3)
+    first = memo.encode_documents(["岳阳片区", "郴州片区", "岳阳片区"])
+    assert counting.seen == ["岳阳片区", "郴州片区"]  # a repeated text is embedded once
+    again = memo.encode_documents(["郴州片区", "岳阳片区"])
+    assert counting.seen == ["岳阳片区", "郴州片区"]  # nothing new: no forward pass
+    np.testing.assert_array_equal(again, first[[1, 0]])
+    np.testing.assert_array_equal(first, counting.inner.encode_documents(["岳阳片区", "郴州片区", "岳阳片区"]))
+    # Bounded: the least recently used text is dropped and embedded again when asked.
+    memo.encode_documents(["长沙片区", "株洲"])  # 岳阳 was used last: 郴州 is the oldest and goes
+    memo.encode_documents(["郴州片区"])
+    assert counting.seen[-1] == "郴州片区" and len(counting.seen) == 5
+    assert memo.encode_documents([]).shape == (0, counting.dim)

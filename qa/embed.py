@@ -197,7 +197,8 @@ class Remembered:
     Every question embeds its ~10 best candidate sentences alone (qa.engine._rescore), and the
     questions people ask about a document keep landing on the same sentences: a remembered
     vector costs a dictionary look-up instead of a forward pass. Only `encode_documents` is
-    remembered; queries are new text every time. Safe to share between the app's threads."""
+    remembered; queries are new text every time. Safe to share between the app's threads.
+    `size` 0 remembers nothing (every call is a forward pass, as before)."""
 
     def __init__(self, inner: Embedder, size: int = 20_000) -> None:
         self.inner = inner
@@ -216,6 +217,8 @@ class Remembered:
             for t in known:
                 self._vectors.move_to_end(t)
         todo = list(dict.fromkeys(t for t in texts if t not in known))
+        if todo and self.size <= 0:
+            return self.inner.encode_documents(texts)
         if todo:
             # Outside the lock: a forward pass must not hold up the other threads' look-ups.
             fresh = dict(zip(todo, self.inner.encode_documents(todo), strict=True))

@@ -138,8 +138,8 @@ class Engine:
         self.second = second if second is not None or embedder is not None else load_crosslingual(settings)
         self.latent = latent if latent is not None or embedder is not None else load_latent(settings, self.embedder)
         # The sentences embedded alone at answer time (see _rescore), remembered across questions.
-        self._alone = Remembered(self.embedder)
-        self._alone_x = Remembered(self.second) if self.second is not None else None
+        self._alone = Remembered(self.embedder, settings.remember_sentences)
+        self._alone_x = Remembered(self.second, settings.remember_sentences) if self.second is not None else None
         self._refresh_lock = threading.Lock()
         self.calibration = calibration or Calibration.load()
         # Why the index served is out of date while a rebuild is pending ("" when it is current).

@@ -47,6 +47,10 @@ class Settings:
     # 10 rather than 6 (session 4): English facts 0.609 -> 0.703, CMRC sample facts 0.762 -> 0.802,
     # ~1.3x answer time.
     rescore: int = 10
+    # Vectors of those sentences kept in memory (qa.embed.Remembered), per model; 0 = none.
+    # Questions about a document keep landing on its same sentences: on the seed eval, 20,000
+    # took answer time from p50 ~700 ms to ~110 ms (session 5). ~35 MB for e5 and USE together.
+    remember_sentences: int = 20_000
     rrf_k: int = 60
     # Retrievers fused per question language (see qa/retrieve.py; chosen by measurement).
     route_zh: str = "e5,bm25"

@@ -348,3 +348,9 @@ def test_sentences_embedded_at_answer_time_are_remembered_and_give_the_same_vect
     memo.encode_documents(["郴州片区"])
     assert counting.seen[-1] == "郴州片区" and len(counting.seen) == 5
     assert memo.encode_documents([]).shape == (0, counting.dim)
+    # QA_REMEMBER_SENTENCES=0: every call is a forward pass.
+    off = Remembered(counting, size=0)
+    before = len(counting.seen)
+    off.encode_documents(["岳阳片区"])
+    off.encode_documents(["岳阳片区"])
+    assert counting.seen[before:] == ["岳阳片区", "岳阳片区"]

@@ -138,7 +138,7 @@ def select(keywords: str, sentences: list[Sentence], bm25: BM25, question: str =
     ranked = sorted(range(len(body)), key=lambda i: -scores[i])
     keep = [i for i in ranked if scores[i] >= RELATIVE_KEEP * best][:MAX_SENTENCES]
     rest = sorted((body[i] for i in keep[1:]), key=lambda s: (s.passage.rank, s.start))
-    chosen = [body[keep[0]], *rest]
+    chosen = [*_run_around(body[keep[0]], rest), *rest]
     # A heading that outscores every sentence leads the answer ("提出7大领域121项制度创新试验任务"),
     # but never takes a sentence's place: it sums its section up, the sentences give the detail.
     if len(body) < len(sentences):
@@ -147,6 +147,30 @@ def select(keywords: str, sentences: list[Sentence], bm25: BM25, question: str =
         if sentences[top].is_heading:
             chosen.insert(0, sentences[top])
     return chosen
+
+
+def adjacent(a: Sentence, b: Sentence) -> bool:
+    """`b` follows `a` directly in the same document (nothing but white space between them)."""
+    chunk = a.passage.chunk
+    if chunk.doc_id != b.passage.chunk.doc_id or not a.end <= b.start:
+        return False
+    if chunk.chunk_id != b.passage.chunk.chunk_id:
+        return b.start == a.end
+    return not chunk.text[a.end - chunk.start : b.start - chunk.start].strip()
+
+
+def _run_around(best: Sentence, rest: list[Sentence]) -> list[Sentence]:
+    """The best sentence with the chosen sentences right before and after it, in document order
+    (they are taken out of `rest`). Two adjacent sentences read as the source wrote them: a
+    definition quoted after its own continuation ("指在分娩过程中…" before "羊水栓塞是…") misreads."""
+    run = [best]
+    while (prev := next((s for s in rest if adjacent(s, run[0])), None)) is not None:
+        rest.remove(prev)
+        run.insert(0, prev)
+    while (nxt := next((s for s in rest if adjacent(run[-1], s)), None)) is not None:
+        rest.remove(nxt)
+        run.append(nxt)
+    return run
 
 
 def shortlist(keywords: str, sentences: list[Sentence], bm25: BM25, question: str, n: int) -> list[Sentence]:

@@ -354,3 +354,27 @@ def test_sentences_embedded_at_answer_time_are_remembered_and_give_the_same_vect
     off.encode_documents(["岳阳片区"])
     off.encode_documents(["岳阳片区"])
     assert counting.seen[before:] == ["岳阳片区", "岳阳片区"]
+
+
+def test_two_adjacent_sentences_are_quoted_in_the_order_the_source_wrote_them() -> None:
+    from qa.answer import select
+    from qa.keywords import BM25
+
+    parts = ["羊水栓塞是一种罕见的产科急症。", "指在分娩过程中羊水进入母体血液。", "产妇症状为呼吸困难。"]
+    text = "".join(parts)
+    p = _passage(text, 0, 1)
+    cuts = [0, len(parts[0]), len(parts[0]) + len(parts[1]), len(text)]
+
+    def sentence(i: int, sim: float) -> Sentence:
+        return Sentence(p, cuts[i], cuts[i + 1], parts[i], (sim,))
+
+    far = Sentence(_passage("另一篇文章说羊水栓塞。", 100, 2), 100, 111, "另一篇文章说羊水栓塞。", (0.89,))
+    bm25 = BM25.fit([[]])
+    # The best sentence continues the one before it: the two read as written; the far one follows.
+    chosen = select("", [sentence(0, 0.88), sentence(1, 0.9), sentence(2, 0.1), far], bm25)
+    assert [s.text for s in chosen] == [parts[0], parts[1], far.text]
+    # Not adjacent: the best sentence leads and the other follows.
+    chosen = select("", [sentence(0, 0.1), sentence(1, 0.9), far], bm25)
+    assert [s.text for s in chosen] == [parts[1], far.text]
+    chosen = select("", [sentence(0, 0.9), sentence(1, 0.1), sentence(2, 0.89)], bm25)
+    assert [s.text for s in chosen] == [parts[0], parts[2]]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.gist import gist
-from qa.keywords import BM25, words
+from qa.keywords import BM25, word_set
 from qa.lang import message
 from qa.records import Answer, Citation, Passage
 
@@ -41,7 +41,7 @@ class Sentence:
 
 def keyword_coverage(keywords: str, text: str, bm25: BM25) -> float:
     """IDF-weighted share of the question's words (or English expansion) found in `text` (0..1)."""
-    qwords = set(words(keywords))
+    qwords = word_set(keywords)
     if not qwords:
         return 0.0
     compact = re.sub(r"\s+", "", text.lower())

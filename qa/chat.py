@@ -8,6 +8,7 @@ retrieve noise. With no LLM offline, the resolution is rule-based and visible to
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from qa.text import CONTROL_CHARS, normalise_space
@@ -127,3 +128,33 @@ def resolve_followup(question: str, previous: str, lang: str) -> str:
         if swapped:
             return swapped
     return f"{previous} {q}"
+
+
+def resolve_across(
+    question: str, previous: str, lang: str, previous_lang: str, to_chinese: Callable[[str], Iterable[str]]
+) -> tuple[str, str] | None:
+    """An elliptical follow-up asked in the other language than the question it follows, as
+    (the query, its language); None when it is not one or its subject does not map.
+
+    "And Chenzhou?" after "岳阳片区的重点是什么？" searches "郴州片区的重点是什么？" (zh), and
+    "那郴州呢？" after "What are Yueyang's priorities?" searches "What are Chenzhou's
+    priorities?" (en). Before, the two languages were glued together and the search followed
+    the old subject. Only the subject crosses over, as a name: into Chinese through
+    `to_chinese` (the collection's glossary: "Chenzhou" -> 郴州), into English in pinyin."""
+    if not previous or lang == previous_lang:
+        return None
+    q = question.strip()
+    m = (_ZH_ELLIPSIS if lang == "zh" else _EN_ELLIPSIS).match(q)
+    if not m:
+        return None
+    if lang == "zh":
+        x = re.sub(r"^(?:那么?|还有)", "", m.group("x")).strip()
+        if not re.fullmatch(r"[\u4e00-\u9fff]{2,6}", x):
+            return None
+        from qa.gist import romanise
+
+        swapped = _en_substitute(previous, romanise(x))
+    else:
+        x = m.group("x").strip()
+        swapped = next((z for z in (_zh_substitute(previous, c) for c in sorted(to_chinese(x))) if z), None)
+    return (swapped, previous_lang) if swapped else None

@@ -19,7 +19,7 @@ import numpy as np
 
 from qa import answer as answering
 from qa.answerability import Calibration, Evidence
-from qa.chat import BadQuestion, Turn, clean_question, resolve_followup, split_turns
+from qa.chat import BadQuestion, Turn, clean_question, resolve_across, resolve_followup, split_turns
 from qa.embed import Embedder, Remembered, load_crosslingual, load_embedder, load_latent
 from qa.indexer import BuildReport, Progress, open_or_build, open_stale
 from qa.lang import detect_lang, message
@@ -32,6 +32,7 @@ from qa.store import StoredIndex
 from qa.structure import Item, colon_list, is_list_question, item_run, named_item, section_overview
 
 if TYPE_CHECKING:
+    from qa.crosslingual import Glossary
     from qa.latent import LatentTerms
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,14 @@ class Resolved:
 
     text: str
     searched_for: str
-    lang: str
+    lang: str  # the question's: the answer is written in it
+    # The language of `searched_for` when a follow-up crossed languages ("And Chenzhou?" after
+    # a Chinese question searches in Chinese); "" = `lang`.
+    search_lang: str = ""
+
+    @property
+    def searches_in(self) -> str:
+        return self.search_lang or self.lang
 
 
 @dataclass(frozen=True)
@@ -182,18 +190,26 @@ class Engine:
     def stored(self) -> StoredIndex:
         return self._state[0]
 
-    def resolve(self, turns: list[Turn]) -> Resolved:
-        """Clean the last user message and resolve it against the earlier ones, oldest first."""
+    def resolve(self, turns: list[Turn], glossary: Glossary | None = None) -> Resolved:
+        """Clean the last user message and resolve it against the earlier ones, oldest first.
+        `glossary` maps an English follow-up's subject onto the documents' Chinese words."""
         last, earlier = split_turns(turns)
         text = clean_question(last, self.settings.max_question_chars)
         lang = detect_lang(text)
-        previous = ""
+        to_chinese = glossary.targets if glossary is not None else (lambda name: ())
+        previous, previous_lang = "", ""
         for turn in earlier[-MAX_CONTEXT_TURNS:]:
             try:
                 prev = clean_question(turn, self.settings.max_question_chars)
             except BadQuestion:
                 continue
-            previous = resolve_followup(prev, previous, detect_lang(prev))
+            # A follow-up resolved into the earlier question's language keeps that language.
+            prev_lang = detect_lang(prev)
+            crossed = resolve_across(prev, previous, prev_lang, previous_lang, to_chinese)
+            previous, previous_lang = crossed or (resolve_followup(prev, previous, prev_lang), prev_lang)
+        crossed = resolve_across(text, previous, lang, previous_lang, to_chinese)
+        if crossed:
+            return Resolved(text, crossed[0], lang, crossed[1])
         return Resolved(text, resolve_followup(text, previous, lang), lang)
 
     def query(self, text: str, lang: str, retriever: Retriever) -> Query:
@@ -210,11 +226,11 @@ class Engine:
     def _gather(self, turns: list[Turn], k: int, docs: str | None = None) -> _Gathered:
         stored, retriever, rows, documents = self._state
         t0 = time.perf_counter()
-        resolved = self.resolve(turns)
+        resolved = self.resolve(turns, retriever.glossary)
         allowed = documents.mask(docs) if docs else None
         if allowed is not None and not allowed.any():
             raise BadQuestion("no_such_document", pattern=docs)
-        query = self.query(resolved.searched_for, resolved.lang, retriever)
+        query = self.query(resolved.searched_for, resolved.searches_in, retriever)
         t1 = time.perf_counter()
         hits = retriever.hits(query, allowed)
         ranking = [Passage(stored.chunks[h.index], h.fused, r) for r, h in enumerate(hits[:RANKING_DEPTH], start=1)]
@@ -332,7 +348,7 @@ class Engine:
         coverage = ""
         if outcome != "not_found":
             chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25, g.resolved.searched_for)
-        if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.lang):
+        if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.searches_in):
             items, coverage, named = self._list_answer(g, k)
             if named:
                 chosen = items  # the item asked about, whole: other best sentences only distract

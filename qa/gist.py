@@ -383,6 +383,15 @@ def _name(word: str, cedict_pinyin: str = "") -> str:
     return out
 
 
+def romanise(name: str) -> str:
+    """A Chinese place or person name as an English text spells it: its dictionary reading when
+    CC-CEDICT lists it as a name (Xi Jinping), else pinyin as one word (郴州 -> Chenzhou)."""
+    for pinyin, _ in _dictionary().get(name, ()):
+        if pinyin[:1].isupper():
+            return _name(name, pinyin)
+    return _name(name)
+
+
 def _lookup(word: str) -> Part | None:
     """The word's part from CC-CEDICT: a name in pinyin when the dictionary gives it as a proper
     name spelt as its reading; else its first senses, preferring the entry read as pypinyin reads

@@ -378,3 +378,33 @@ def test_two_adjacent_sentences_are_quoted_in_the_order_the_source_wrote_them() 
     assert [s.text for s in chosen] == [parts[1], far.text]
     chosen = select("", [sentence(0, 0.9), sentence(1, 0.1), sentence(2, 0.89)], bm25)
     assert [s.text for s in chosen] == [parts[0], parts[2]]
+
+
+@pytest.mark.parametrize(
+    "question,previous,lang,previous_lang,expected",
+    [
+        ("And Chenzhou?", "岳阳片区的重点是什么？", "en", "zh", ("郴州片区的重点是什么？", "zh")),
+        ("What about Chenzhou?", "岳阳片区的重点是什么？", "en", "zh", ("郴州片区的重点是什么？", "zh")),
+        ("那郴州呢？", "What are Yueyang's priorities?", "zh", "en", ("What are Chenzhou's priorities?", "en")),
+        ("郴州呢？", "Will the Changsha area focus on?", "zh", "en", ("Will the Chenzhou area focus on?", "en")),
+        # Same language, not elliptical, or a subject that does not map: not this rule's to resolve.
+        ("那郴州呢？", "岳阳片区的重点是什么？", "zh", "zh", None),
+        ("What does it cost?", "岳阳片区的重点是什么？", "en", "zh", None),
+        ("And Atlantis?", "岳阳片区的重点是什么？", "en", "zh", None),
+        ("And Chenzhou?", "", "en", "", None),
+    ],
+)
+def test_a_follow_up_in_the_other_language_searches_the_earlier_question_with_its_subject_swapped(
+    question, previous, lang, previous_lang, expected
+):
+    from qa.chat import resolve_across
+
+    glossary = {"chenzhou": {"郴州"}}
+    assert resolve_across(question, previous, lang, previous_lang, lambda x: glossary.get(x.lower(), ())) == expected
+
+
+def test_names_are_romanised_as_english_text_spells_them():
+    from qa.gist import romanise
+
+    assert romanise("郴州") == "Chenzhou"
+    assert romanise("岳阳") == "Yueyang"

@@ -91,9 +91,19 @@ _HAS_YEAR = re.compile(r"\d{4}|[〇一二三四五六七八九十\d]+年|去年|
 _HAS_DATE = re.compile(r"[〇一二三四五六七八九十\d]+[月日]")
 _HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[项个家条种大%％亿万]")
 ANSWER_TYPE_BONUS = 0.2
+# A date the question is anchored on ("1992年4月，罗保铭担任什么职务？"): the sentence that
+# holds the same date is the one about that moment of a career or a chronology. Keyword
+# coverage sees only 1992 and 4, which the sentences of every other year share in part.
+_DATE_ANCHOR = re.compile(r"\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?")
+# Larger than the answer-type bonus: an exact date is an exact match, where the shortlist's
+# similarities (late-chunked) favour every sentence of the best-matching passage alike.
+DATE_ANCHOR_BONUS = 0.5
 
 
 def answer_type_bonus(question: str, sentence: str) -> float:
+    anchors = _DATE_ANCHOR.findall(question)
+    if anchors and any(re.search(rf"(?<!\d){re.escape(a)}", sentence) for a in anchors):
+        return DATE_ANCHOR_BONUS
     if _ASKS_YEAR.search(question):
         return ANSWER_TYPE_BONUS if _HAS_YEAR.search(sentence) else 0.0
     if _ASKS_TIME.search(question):

@@ -408,3 +408,14 @@ def test_names_are_romanised_as_english_text_spells_them():
 
     assert romanise("郴州") == "Chenzhou"
     assert romanise("岳阳") == "Yueyang"
+
+
+def test_a_question_anchored_on_a_date_favours_the_sentence_with_that_date():
+    from qa.answer import DATE_ANCHOR_BONUS, answer_type_bonus
+
+    q = "1992年4月，罗保铭担任什么职务？"
+    assert answer_type_bonus(q, "1992年4月，任中共天津市大港区委副书记、代区长。") == DATE_ANCHOR_BONUS
+    assert answer_type_bonus(q, "1992年5月，任天津市某职。") == 0.0  # another month of the same year
+    assert answer_type_bonus(q, "1969年5月参加工作，1971年8月加入中国共产党。") == 0.0
+    assert answer_type_bonus("2017年，他做了什么？", "2017年4月，任全国人大华侨委员会副主任委员。") == DATE_ANCHOR_BONUS
+    assert answer_type_bonus("1992年4月的事", "21992年4月") == 0.0  # digits run on: not that date

@@ -100,6 +100,25 @@ _DATE_ANCHOR = re.compile(r"\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?")
 DATE_ANCHOR_BONUS = 0.5
 
 
+_ASKS_WHY = re.compile(r"为什么|为何|何以|原因|\bwhy\b", re.I)
+# A sentence that opens with "therefore" states a consequence: the cause it follows from is the
+# sentence before it ("…肥沃的土壤和河川带来丰富的水源；" "因此，畜牧业发达；").
+_THEREFORE = re.compile(r"(?:因此|所以|因而|故而|于是|从而|由此|therefore|thus|hence)", re.I)
+
+
+def with_cause(question: str, chosen: list[Sentence], passage_sentences: list[Sentence]) -> list[Sentence]:
+    """A why-question answered by a "therefore" sentence gets the sentence before it (its cause),
+    in front, from `passage_sentences` (the sentences of the first chosen sentence's passage)."""
+    if not chosen or not _ASKS_WHY.search(question) or not _THEREFORE.match(chosen[0].text):
+        return chosen
+    cause = next((s for s in passage_sentences if not s.is_heading and adjacent(s, chosen[0])), None)
+    if cause is None or any(
+        c.start == cause.start and c.passage.chunk.doc_id == cause.passage.chunk.doc_id for c in chosen
+    ):
+        return chosen
+    return [cause, *chosen]
+
+
 def answer_type_bonus(question: str, sentence: str) -> float:
     anchors = _DATE_ANCHOR.findall(question)
     if anchors and any(re.search(rf"(?<!\d){re.escape(a)}", sentence) for a in anchors):

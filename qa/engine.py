@@ -348,6 +348,15 @@ class Engine:
         coverage = ""
         if outcome != "not_found":
             chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25, g.resolved.searched_for)
+            if chosen:
+                around = answering.candidate_sentences(
+                    [chosen[0].passage],
+                    g.stored.arrays["sentence_spans"],
+                    g.rows,
+                    g.stored.arrays["sentence_vectors"],
+                    g.query.e5,
+                )
+                chosen = answering.with_cause(g.resolved.searched_for, chosen, around)
         if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.searches_in):
             items, coverage, named = self._list_answer(g, k)
             if named:

@@ -419,3 +419,21 @@ def test_a_question_anchored_on_a_date_favours_the_sentence_with_that_date():
     assert answer_type_bonus(q, "1969年5月参加工作，1971年8月加入中国共产党。") == 0.0
     assert answer_type_bonus("2017年，他做了什么？", "2017年4月，任全国人大华侨委员会副主任委员。") == DATE_ANCHOR_BONUS
     assert answer_type_bonus("1992年4月的事", "21992年4月") == 0.0  # digits run on: not that date
+
+
+def test_a_why_question_answered_by_a_therefore_sentence_quotes_its_cause_first():
+    from qa.answer import with_cause
+
+    parts = ["吉斯伯恩有长时间的日照，肥沃的土壤和河川带来丰富的水源；", "因此，畜牧业发达；", "当地还有葡萄园。"]
+    text = "".join(parts)
+    p = _passage(text, 0, 1)
+    cuts = [0, len(parts[0]), len(parts[0]) + len(parts[1]), len(text)]
+    sentences = [Sentence(p, cuts[i], cuts[i + 1], parts[i], ()) for i in range(3)]
+    therefore, other = sentences[1], sentences[2]
+    assert [s.text for s in with_cause("为什么吉斯伯恩的畜牧业发达？", [therefore], sentences)] == parts[:2]
+    assert [s.text for s in with_cause("Why is farming strong there?", [therefore, other], sentences)] == parts
+    # Not a why-question, or a sentence that is not a consequence: unchanged.
+    assert with_cause("吉斯伯恩的畜牧业怎么样？", [therefore], sentences) == [therefore]
+    assert with_cause("为什么有葡萄园？", [other], sentences) == [other]
+    # The cause already quoted is not quoted twice.
+    assert with_cause("为什么畜牧业发达？", [therefore, sentences[0]], sentences) == [therefore, sentences[0]]

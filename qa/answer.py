@@ -106,10 +106,15 @@ _ASKS_WHY = re.compile(r"为什么|为何|何以|原因|\bwhy\b", re.I)
 _THEREFORE = re.compile(r"(?:因此|所以|因而|故而|于是|从而|由此|therefore|thus|hence)", re.I)
 
 
+def needs_cause(question: str, chosen: list[Sentence]) -> bool:
+    """A why-question answered by a "therefore" sentence: its cause is the sentence before."""
+    return bool(chosen and _ASKS_WHY.search(question) and _THEREFORE.match(chosen[0].text))
+
+
 def with_cause(question: str, chosen: list[Sentence], passage_sentences: list[Sentence]) -> list[Sentence]:
-    """A why-question answered by a "therefore" sentence gets the sentence before it (its cause),
-    in front, from `passage_sentences` (the sentences of the first chosen sentence's passage)."""
-    if not chosen or not _ASKS_WHY.search(question) or not _THEREFORE.match(chosen[0].text):
+    """When `needs_cause`, the sentence before the first chosen one (its cause) goes in front,
+    from `passage_sentences` (the sentences of the first chosen sentence's passage)."""
+    if not needs_cause(question, chosen):
         return chosen
     cause = next((s for s in passage_sentences if not s.is_heading and adjacent(s, chosen[0])), None)
     if cause is None or any(

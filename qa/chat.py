@@ -120,14 +120,18 @@ def resolve_followup(question: str, previous: str, lang: str) -> str:
     """
     if not previous or not is_followup(question, lang):
         return question
-    q = question.strip()
-    m = (_ZH_ELLIPSIS if lang == "zh" else _EN_ELLIPSIS).match(q)
-    if m:
-        x = re.sub(r"^(?:那么?|还有)", "", m.group("x")).strip() if lang == "zh" else m.group("x").strip()
-        swapped = (_zh_substitute if lang == "zh" else _en_substitute)(previous, x) if x else None
-        if swapped:
-            return swapped
-    return f"{previous} {q}"
+    x = _ellipsis_subject(question, lang)
+    swapped = (_zh_substitute if lang == "zh" else _en_substitute)(previous, x) if x else None
+    return swapped or f"{previous} {question.strip()}"
+
+
+def _ellipsis_subject(question: str, lang: str) -> str | None:
+    """What an elliptical follow-up asks about instead ("那岳阳呢？" -> 岳阳, "And Chenzhou?" ->
+    Chenzhou); None when the question is not elliptical."""
+    m = (_ZH_ELLIPSIS if lang == "zh" else _EN_ELLIPSIS).match(question.strip())
+    if not m:
+        return None
+    return re.sub(r"^(?:那么?|还有)", "", m.group("x")).strip() if lang == "zh" else m.group("x").strip()
 
 
 def resolve_across(
@@ -143,18 +147,15 @@ def resolve_across(
     `to_chinese` (the collection's glossary: "Chenzhou" -> 郴州), into English in pinyin."""
     if not previous or lang == previous_lang:
         return None
-    q = question.strip()
-    m = (_ZH_ELLIPSIS if lang == "zh" else _EN_ELLIPSIS).match(q)
-    if not m:
+    x = _ellipsis_subject(question, lang)
+    if not x:
         return None
     if lang == "zh":
-        x = re.sub(r"^(?:那么?|还有)", "", m.group("x")).strip()
         if not re.fullmatch(r"[\u4e00-\u9fff]{2,6}", x):
             return None
         from qa.gist import romanise
 
         swapped = _en_substitute(previous, romanise(x))
     else:
-        x = m.group("x").strip()
         swapped = next((z for z in (_zh_substitute(previous, c) for c in sorted(to_chinese(x))) if z), None)
     return (swapped, previous_lang) if swapped else None

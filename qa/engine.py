@@ -348,7 +348,7 @@ class Engine:
         coverage = ""
         if outcome != "not_found":
             chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25, g.resolved.searched_for)
-            if chosen:
+            if answering.needs_cause(g.resolved.searched_for, chosen):
                 around = answering.candidate_sentences(
                     [chosen[0].passage],
                     g.stored.arrays["sentence_spans"],

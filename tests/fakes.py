@@ -72,3 +72,18 @@ class CountingPassages:
 
     def encode_queries(self, texts):
         return self.inner.encode_queries(texts)
+
+
+class CountingDocuments:
+    """Wraps an embedder (the hashing fake), recording every text it is asked to embed as a
+    document (the seam qa.embed.Remembered sits on)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim, self.seen = inner, inner.name, inner.dim, []
+
+    def encode_documents(self, texts):
+        self.seen.extend(texts)
+        return self.inner.encode_documents(texts)
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)

@@ -315,27 +315,12 @@ def test_a_heading_leads_the_answer_only_when_it_outscores_every_sentence_and_di
     assert chosen(0.10) == without  # a weaker heading is not quoted
 
 
-class _CountingDocuments:
-    """The hashing fake, counting the texts it is asked to embed as documents."""
-
-    def __init__(self) -> None:
-        from fakes import HashingEmbedder
-
-        self.inner = HashingEmbedder()
-        self.name, self.dim, self.seen = self.inner.name, self.inner.dim, []
-
-    def encode_queries(self, texts):
-        return self.inner.encode_queries(texts)
-
-    def encode_documents(self, texts):
-        self.seen.extend(texts)
-        return self.inner.encode_documents(texts)
-
-
 def test_sentences_embedded_at_answer_time_are_remembered_and_give_the_same_vectors() -> None:
+    from fakes import CountingDocuments, HashingEmbedder
+
     from qa.embed import Remembered
 
-    counting = _CountingDocuments()
+    counting = CountingDocuments(HashingEmbedder())
     memo = Remembered(counting, size=3)
     first = memo.encode_documents(["岳阳片区", "郴州片区", "岳阳片区"])
     assert counting.seen == ["岳阳片区", "郴州片区"]  # a repeated text is embedded once

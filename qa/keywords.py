@@ -175,3 +175,48 @@ class BM25:
         if allowed is not None:
             out[~allowed] = 0.0
         return out
+
+
+# Opening a question with these says nothing about its topic: question words, demonstratives
+# (此剧, 本法: the topic is elsewhere), pronouns, and "please".
+_NO_TOPIC_START = frozenset("哪什谁何怎几此本该这那其他她它请每各某另")
+# The question talks about the document itself ("文章说……"), not a topic.
+_META_START = ("文章", "文中", "本文", "文档", "文件", "报道", "原文")
+# jieba tags of an opening word that is not a topic: verbs, adverbs, prepositions, time words,
+# conjunctions, particles, pronouns, measure words, locatives, distinguishing words.
+_NOT_TOPIC_TAGS = frozenset("v vd vg vi vl vf d p t tg c u uj ul uz ug ud uv f r rr rz zg q mq y e o z b".split())
+# Characters that end a one-character topic (蓍的…, 蓍分布…) rather than continue a name.
+_ENDS_A_TOPIC = frozenset("的是在有所和与为被把从对于之其这那哪谁什怎几多")
+_QUOTES = "“”\"'「」『』《》（(【 \t"
+_LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
+
+
+@lru_cache(maxsize=1024)
+def topic_opening(question: str) -> str | None:
+    """The first characters of the topic a Chinese question opens with, or None when it opens
+    with something else (a question word, a date, a verb, a preposition).
+
+    Chinese questions usually open with their topic (严长寿曾经担任过哪些职务？, 六耳铃分布在哪些地区？,
+    A-135共有几处发射基地？). jieba splits names it does not know into pieces that are no topic
+    words (严/长寿, 六/耳/铃), so the topic's first two characters are taken as they are typed:
+    a passage about it holds them side by side. A one-character topic (蓍的别名是什么？) is one
+    character. Used to refuse a question about something no retrieved passage mentions."""
+    import jieba.posseg as pseg
+
+    q = question.strip().lstrip(_QUOTES)
+    if not q or q[0] in _NO_TOPIC_START or q.startswith(_META_START):
+        return None
+    latin = _LATIN_NAME.match(q)
+    if latin:
+        return latin.group() if len(latin.group()) >= 2 else None
+    if not _HAN_RUN.match(q):
+        return None
+    first, *rest = pseg.lcut(q[:8])
+    if first.flag in _NOT_TOPIC_TAGS:
+        return None
+    if len(first.word) >= 2:
+        return q[:2]
+    second = rest[0] if rest else None
+    if q[1] in _ENDS_A_TOPIC or second is None or second.flag in _NOT_TOPIC_TAGS:
+        return q[0]
+    return q[:2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -422,3 +423,51 @@ def test_a_why_question_answered_by_a_therefore_sentence_quotes_its_cause_first(
     assert with_cause("为什么有葡萄园？", [other], sentences) == [other]
     # The cause already quoted is not quoted twice.
     assert with_cause("为什么畜牧业发达？", [therefore, sentences[0]], sentences) == [therefore, sentences[0]]
+
+
+@pytest.mark.parametrize(
+    "question,opening",
+    [
+        ("严长寿曾经担任过哪些职务？", "严长"),  # jieba: 严 / 长寿 — the name as typed
+        ("六耳铃分布在哪些地区？", "六耳"),
+        ("A-135共有几处发射基地？", "A-135"),
+        ("“一轴”指的是什么？", "一轴"),
+        ("蓍的别名是什么？", "蓍"),  # a one-character topic
+        ("蓍分布在哪些地区？", "蓍"),
+        ("岳阳片区的重点是什么？", "岳阳"),
+        ("哪些地方种植黄蝉？", None),  # a question word
+        ("此剧的制作人是谁？", None),  # a demonstrative: the topic is elsewhere
+        ("在传说中，关于名将岳飞是怎样描述的？", None),  # a preposition
+        ("2009年3月17日谁宣布解散政府？", None),  # a date
+        ("文章说自贸试验区“刀刃向内”，具体是要改什么？", None),  # the document itself
+        ("那郴州呢？", None),
+    ],
+)
+def test_the_topic_a_chinese_question_opens_with(question, opening):
+    from qa.keywords import topic_opening
+
+    assert topic_opening(question) == opening
+
+
+def test_a_question_about_a_topic_no_retrieved_passage_mentions_is_not_found():
+    """严长寿 is not in the passages; 长寿王 is, so topic words alone (严 / 长寿) found it covered."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from qa.answerability import _unmentioned
+    from qa.retrieve import Hit, Query
+
+    chunks = [SimpleNamespace(title="长寿王"), SimpleNamespace(title="六耳铃")]
+    retriever = SimpleNamespace(chunks=chunks)
+    hits = [Hit(0, 1.0, 0.9, 0.0), Hit(1, 0.5, 0.8, 0.0)]
+    context = "475年9月，长寿王趁机率领三万大军讨伐百济。"
+    zh = Query("严长寿曾经担任过哪些职务？", "zh", np.zeros(1, np.float32))
+    assert _unmentioned(zh, retriever, hits[:1], context) == "严长"
+    # A title holds the topic: the document is about it, whatever its passage says.
+    six = Query("六耳铃分布在哪些地区？", "zh", np.zeros(1, np.float32))
+    assert _unmentioned(six, retriever, hits, context) == ""
+    assert _unmentioned(Query("长寿王做了什么？", "zh", np.zeros(1, np.float32)), retriever, hits, context) == ""
+    ev = Evidence("zh", 1.0, 1.0, 1.0, 0.9, 0.9, (), "严长")
+    assert _calibration().decide(ev) == "not_found"
+    assert _calibration().decide(replace(ev, unmentioned="")) == "answered"

@@ -5,6 +5,10 @@ Usage:
   python -m eval.bench_scale --docs 300      # a bigger fixed slice
   python -m eval.bench_scale --all           # all 1,564 laws + the seed page (hours on 2 cores)
   python -m eval.bench_scale --no-resume     # skip the kill-at-50% run (it indexes a second time)
+  python -m eval.bench_scale --all --reuse-cache /work/laws-index
+      # serve a collection whose vectors an earlier (resumed) build already embedded: the
+      # index is assembled from that cache (hard links, left untouched) and only the rest is
+      # embedded; throughput and resume are not measured, everything after them is
 
 It prints, measured in this one run on this machine:
   * chunks, end-to-end `python -m qa index` throughput (a fresh process, model load included)
@@ -122,6 +126,20 @@ def killed_and_resumed(corpus: Path, index: Path, chunks: int) -> dict[str, floa
     return {"cached_at_kill": done, "rerun_seconds": seconds, "rerun_embedded": embedded, "left": chunks - done}
 
 
+def link_cache(source: Path, index: Path) -> int:
+    """Hard-link another index's embedding cache into `index` (batch files are never rewritten
+    in place: a build writes new ones and unlinks old ones, so the source stays as it was)."""
+    src = source / "cache"
+    if not src.is_dir():
+        raise SystemExit(f"no embedding cache in {source}")
+    for path in src.rglob("b-*.npz"):
+        target = index / "cache" / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            os.link(path, target)
+    return cached_chunks(index)
+
+
 def folder_mb(path: Path, skip: str = "") -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and (not skip or skip not in p.parts)) / 1e6
 
@@ -182,6 +200,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--all", action="store_true", help="all of laws-zh")
     ap.add_argument("--no-resume", action="store_true", help="skip the kill-at-50%% run")
     ap.add_argument("--keep", help="folder to build in and keep (default: a temporary one, removed)")
+    ap.add_argument("--reuse-cache", metavar="INDEX_DIR", help="start from this index's embedding cache")
     ap.add_argument("--serve", type=float, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.serve is not None:
@@ -192,18 +211,23 @@ def main(argv: list[str]) -> int:
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index)
     texts = chunk_texts(settings)
     print(f"collection: {n} laws + the seed page, {len(texts)} chunks, {sum(map(len, texts)):,} characters")
-    bare_before = bare_rate(texts, settings)
-    seconds, out = index_run(corpus, index)
-    bare_after = bare_rate(texts, settings)
-    bare = (bare_before + bare_after) / 2
-    rate = len(texts) / seconds
-    print(f"index: {seconds:.1f} s end to end, {rate:.2f} chunks/s ({out.strip().splitlines()[0]})")
-    print(
-        f"bare SentenceTransformer.encode (sample of {min(BARE_SAMPLE, len(texts))}): {bare_before:.2f} / "
-        f"{bare_after:.2f} chunks/s before / after -> ratio {rate / bare:.2f}"
-    )
+    if args.reuse_cache:
+        reused = link_cache(Path(args.reuse_cache), index)
+        seconds, out = index_run(corpus, index)
+        print(f"index from {reused} cached chunk vectors: {seconds:.1f} s ({out.strip().splitlines()[0]})")
+    else:
+        bare_before = bare_rate(texts, settings)
+        seconds, out = index_run(corpus, index)
+        bare_after = bare_rate(texts, settings)
+        bare = (bare_before + bare_after) / 2
+        rate = len(texts) / seconds
+        print(f"index: {seconds:.1f} s end to end, {rate:.2f} chunks/s ({out.strip().splitlines()[0]})")
+        print(
+            f"bare SentenceTransformer.encode (sample of {min(BARE_SAMPLE, len(texts))}): {bare_before:.2f} / "
+            f"{bare_after:.2f} chunks/s before / after -> ratio {rate / bare:.2f}"
+        )
     print(f"index on disk: {folder_mb(index, skip='cache'):.1f} MB serving, {folder_mb(index / 'cache'):.1f} MB cache")
-    if not args.no_resume:
+    if not args.no_resume and not args.reuse_cache:
         resumed = killed_and_resumed(corpus, base / "index-resume", len(texts))
         extra = resumed["rerun_embedded"] - resumed["left"]
         print(

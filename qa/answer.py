@@ -100,6 +100,32 @@ _DATE_ANCHOR = re.compile(r"\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?")
 DATE_ANCHOR_BONUS = 0.5
 
 
+# "What else is it called?" is answered by the sentence that gives another name (又名…, 别称…),
+# which shares no word with the question's 别名.
+_ASKS_ALIAS = re.compile(
+    r"别名|别称|又名|又称|俗称|简称|全称|原名|本名|学名|还叫|也叫"
+    r"|\balso (?:called|known)\b|\balias\b|\b(?:other|another) names?\b|\belse\b.*\bcalled\b",
+    re.I,
+)
+_GIVES_ALIAS = re.compile(r"别名|别称|又名|又称|俗称|简称|亦称|也称|也叫|又叫|原名|本名|全称|学名|旧称|古称|亦作|或称")
+# "什么是X？" / "X是什么？" asks for a definition: the sentence that opens with X and goes on to
+# say what it is (X是…, X（…），…, X指…) — an encyclopedia's or a law's defining sentence.
+_ASKS_DEFINITION = re.compile(
+    r"^(?:什么是|何为|何谓)(?P<a>[^的，,？?]{2,20})[？?]?$|^(?P<b>[^的，,？?]{2,20})(?:是什么|指的是什么|是指什么|是什么意思)[？?]?$"
+)
+_SAYS_WHAT = frozenset("（(，,是指为又也亦即：:")
+_QUOTE_MARKS = "“”\"'「」『』《》 "
+
+
+def _defines(question: str, sentence: str) -> bool:
+    m = _ASKS_DEFINITION.match(question.strip())
+    if not m:
+        return False
+    term = (m.group("a") or m.group("b")).strip(_QUOTE_MARKS)
+    head = sentence.lstrip(_QUOTE_MARKS)
+    return len(term) >= 2 and head.startswith(term) and head[len(term) : len(term) + 1] in _SAYS_WHAT
+
+
 _ASKS_WHY = re.compile(r"为什么|为何|何以|原因|\bwhy\b", re.I)
 # A sentence that opens with "therefore" states a consequence: the cause it follows from is the
 # sentence before it ("…肥沃的土壤和河川带来丰富的水源；" "因此，畜牧业发达；").
@@ -128,6 +154,10 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     anchors = _DATE_ANCHOR.findall(question)
     if anchors and any(re.search(rf"(?<!\d){re.escape(a)}", sentence) for a in anchors):
         return DATE_ANCHOR_BONUS
+    if _ASKS_ALIAS.search(question):
+        return ANSWER_TYPE_BONUS if _GIVES_ALIAS.search(sentence) else 0.0
+    if _defines(question, sentence):
+        return ANSWER_TYPE_BONUS
     if _ASKS_YEAR.search(question):
         return ANSWER_TYPE_BONUS if _HAS_YEAR.search(sentence) else 0.0
     if _ASKS_TIME.search(question):

@@ -471,3 +471,19 @@ def test_a_question_about_a_topic_no_retrieved_passage_mentions_is_not_found():
     ev = Evidence("zh", 1.0, 1.0, 1.0, 0.9, 0.9, (), "严长")
     assert _calibration().decide(ev) == "not_found"
     assert _calibration().decide(replace(ev, unmentioned="")) == "answered"
+
+
+def test_a_question_asking_another_name_or_a_definition_favours_the_sentence_that_gives_it():
+    """别名 is answered by 别称/又名…, which shares no word with the question; 什么是X by the
+    sentence that opens with X and says what it is, not by any sentence that mentions X."""
+    from qa.answer import ANSWER_TYPE_BONUS, answer_type_bonus
+
+    alias = "盾柱木的别名是什么？"
+    assert answer_type_bonus(alias, "别称双翼豆、闭䇲木、黄燄木及翅果木等。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus(alias, "因盾柱木的柱头形状貌如盾形，故而得名。") == 0.0
+    assert answer_type_bonus("What else is the plant called?", "又名欧蓍、千叶蓍。") == ANSWER_TYPE_BONUS
+    for q in ("什么是暴发户？", "暴发户是什么？", "“暴发户”指的是什么？"):
+        assert answer_type_bonus(q, "暴发户（），也称为新贵，指一个人在短时间内致富。") == ANSWER_TYPE_BONUS
+        assert answer_type_bonus(q, "这个词通常用来描述那些刚刚致富的暴发户。") == 0.0
+    # "X的Y是什么" asks for Y of X, not for a definition of X.
+    assert answer_type_bonus("岳阳片区的重点是什么？", "岳阳片区是湖南自贸区的三个片区之一。") == 0.0

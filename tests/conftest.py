@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,6 +17,29 @@ from fakes import HashingEmbedder  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 PAGE = ROOT / "corpus" / "hunan-ftz-zhuzhou.txt"
+SEED_CACHE = ROOT / "index" / "cache"
+
+
+def reuse_seed_vectors(index_dir: Path, source: Path = SEED_CACHE) -> None:
+    """Hard-link the embeddings the repository's own index holds (`make test` builds it before
+    pytest) into `index_dir`'s cache, so a test that builds an index over the seed page does not
+    embed its 23 chunks with three models again (~10 s each time).
+
+    Sound because the cache is keyed by everything that shapes a vector (the folder: models,
+    libraries, recipe) and by a hash of each embedded text (the record): these are the vectors of
+    the same text by the same models, exactly what the build would compute. For tests about
+    serving, not embedding: never where a test counts what was embedded or reused. Safe for the
+    source: a cache writes new batch files and unlinks old ones, never writes into one
+    (tests/test_seed_vectors.py). Without the repository's index it does nothing: slower, not wrong."""
+    for path in sorted(source.rglob("b-*.npz")) if source.is_dir() else ():
+        target = index_dir / "cache" / path.relative_to(source)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:  # another filesystem (or no hard links): a copy does as well
+            shutil.copyfile(path, target)
 
 
 @pytest.fixture
@@ -53,4 +77,5 @@ def real_engine(tmp_path_factory: pytest.TempPathFactory):
     from qa.engine import Engine
 
     s = Settings.from_env(index_dir=tmp_path_factory.mktemp("real-index"), data_dir=tmp_path_factory.mktemp("data"))
+    reuse_seed_vectors(s.index_dir)  # the tests read answers, not what was embedded
     return Engine(s)

@@ -7,9 +7,10 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, reuse_seed_vectors
 
 pytestmark = pytest.mark.slow
 
@@ -18,6 +19,8 @@ pytestmark = pytest.mark.slow
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     e = dict(os.environ)
     e["QA_INDEX_DIR"] = str(tmp_path_factory.mktemp("cli-index"))
+    # The seed page's vectors: `index` must build and report it, not embed it (no test counts that).
+    reuse_seed_vectors(Path(e["QA_INDEX_DIR"]))
     e["QA_DATA_DIR"] = str(tmp_path_factory.mktemp("cli-data"))
     return e
 
@@ -216,6 +219,7 @@ def test_binary_and_non_utf8_files_in_the_corpus_are_skipped_and_the_index_survi
     (corpus / "photo.txt").write_bytes(bytes(range(256)) * 40)
     (corpus / "latin1.md").write_bytes("Überblick über die Freihandelszone".encode("latin-1"))
     e = {**env, "QA_CORPUS_DIR": str(corpus), "QA_INDEX_DIR": str(tmp_path / "index")}
+    reuse_seed_vectors(tmp_path / "index")  # page.txt is the seed page: the same text, the same vectors
     r = run(e, "index")
     assert r.returncode == 0, r.stderr
     assert "skipped photo.txt: binary" in r.stdout and "skipped latin1.md" in r.stdout

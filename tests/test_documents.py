@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, reuse_seed_vectors
 
 from qa.output import to_json
 from qa.settings import Settings
@@ -32,6 +32,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory):
     settings = Settings.from_env(
         corpus_dir=corpus, index_dir=tmp_path_factory.mktemp("mixed-index"), data_dir=tmp_path_factory.mktemp("d")
     )
+    reuse_seed_vectors(settings.index_dir)  # page.txt's vectors; the other documents are embedded here
     return Engine(settings)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import reuse_seed_vectors
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
@@ -59,6 +60,9 @@ def running_app(base: Path, password: str = PASSWORD, documents: dict[str, str] 
     corpus = base / "corpus"
     if documents is None:
         shutil.copytree(ROOT / "corpus", corpus)
+        # The repository's corpus: its vectors are in the repository's index. What is tested is
+        # the app serving it; uploads are still embedded by the app.
+        reuse_seed_vectors(base / "index")
     else:
         for name, text in documents.items():
             (corpus / name).parent.mkdir(parents=True, exist_ok=True)

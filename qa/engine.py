@@ -348,15 +348,16 @@ class Engine:
         coverage = ""
         if outcome != "not_found":
             chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25, g.resolved.searched_for)
-            if answering.needs_cause(g.resolved.searched_for, chosen):
+            if answering.wants_passage(g.resolved.searched_for, chosen):
+                passages = list({s.passage.chunk.chunk_id: s.passage for s in chosen}.values())
                 around = answering.candidate_sentences(
-                    [chosen[0].passage],
+                    passages,
                     g.stored.arrays["sentence_spans"],
                     g.rows,
                     g.stored.arrays["sentence_vectors"],
                     g.query.e5,
                 )
-                chosen = answering.with_cause(g.resolved.searched_for, chosen, around)
+                chosen = answering.complete(g.resolved.searched_for, chosen, around)
         if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.searches_in):
             items, coverage, named = self._list_answer(g, k)
             if named:

@@ -425,6 +425,30 @@ def test_a_why_question_answered_by_a_therefore_sentence_quotes_its_cause_first(
     assert with_cause("为什么畜牧业发达？", [therefore, sentences[0]], sentences) == [therefore, sentences[0]]
 
 
+def test_a_clause_cut_at_a_semicolon_is_quoted_to_the_end_of_its_sentence():
+    from qa.answer import MAX_CONTINUATION, complete, whole_sentences
+
+    parts = ["本鱼头部光滑无鳞；", "齿为锥状；", "胸鳍基底有一圆形黑斑。", "另起一句。", "再一句；", "末句。"]
+    text = "".join(parts)
+    p = _passage(text, 0, 1)
+    cuts = [0]
+    for part in parts:
+        cuts.append(cuts[-1] + len(part))
+    units = [Sentence(p, cuts[i], cuts[i + 1], parts[i], ()) for i in range(len(parts))]
+    assert [s.text for s in whole_sentences([units[0]], units)] == parts[:3]
+    # A clause already chosen later is quoted once, where its sentence needs it.
+    assert [s.text for s in whole_sentences([units[1], units[3], units[2]], units)] == [parts[1], parts[2], parts[3]]
+    # Full sentences are left alone; a run of clauses stops after MAX_CONTINUATION more.
+    assert whole_sentences([units[3]], units) == [units[3]]
+    many = [Sentence(p, i * 2, i * 2 + 2, "甲；", ()) for i in range(MAX_CONTINUATION + 3)]
+    assert len(whole_sentences([many[0]], many)) == MAX_CONTINUATION + 1
+    # With a why-question both apply: the cause first, the clause completed after.
+    because = ["风大；", "因此，船停了；", "次日才开。"]
+    q = _passage("".join(because), 0, 2)
+    b = [Sentence(q, 0, 3, because[0], ()), Sentence(q, 3, 10, because[1], ()), Sentence(q, 10, 15, because[2], ())]
+    assert [s.text for s in complete("为什么船停了？", [b[1]], b)] == because
+
+
 @pytest.mark.parametrize(
     "question,opening",
     [

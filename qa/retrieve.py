@@ -140,6 +140,10 @@ class Retriever:
             else None
         )
         self.glossary = Glossary.from_json(stored.read_json("glossary") or {})
+        # Each chunk's document as a number (once per index, not per question): `naming` asks
+        # which documents carry a name.
+        doc_numbers: dict[str, int] = {}
+        self.doc_of = np.array([doc_numbers.setdefault(c.doc_id, len(doc_numbers)) for c in self.chunks], np.int64)
 
     def route(self, lang: str) -> tuple[str, ...]:
         """The retrievers fused for questions in `lang` (other languages take the Chinese route)."""
@@ -156,17 +160,25 @@ class Retriever:
         Dense similarity and BM25 both let a general passage about free-trade zones outrank the
         one that names 湖北 when the question asks about 湖北; a third ranked list of the
         passages naming it tips the fusion towards them. Empty when more than MAX_NAMED_SHARE of
-        the candidates name it (湖南 on a page about Hunan): then the name singles nothing out."""
+        the candidates name it (湖南 on a page about Hunan): then the name singles nothing out
+        among passages, but it may among documents: the candidates whose documents carry it, in
+        `order` (株洲 asked about in a collection where laws compete with the page on Zhuzhou)."""
         terms = [self.bm25.vocab[t] for t in names(q) if t in self.bm25.vocab]
         if not terms or not order:
             return []
-        counts = np.asarray((self.bm25.weights[terms][:, order] > 0).sum(axis=0)).ravel()
+        rows = self.bm25.weights[terms]
+        counts = np.asarray((rows[:, order] > 0).sum(axis=0)).ravel()
         # A name most candidates carry (株洲 on a page about Zhuzhou) does not single any out:
         # boosting them all only demotes the few that answer without repeating it.
-        if np.count_nonzero(counts) > len(order) * MAX_NAMED_SHARE:
+        if np.count_nonzero(counts) <= len(order) * MAX_NAMED_SHARE:
+            ranked = sorted(range(len(order)), key=lambda j: (-counts[j], j))
+            return [order[j] for j in ranked if counts[j] > 0]
+        docs = self.doc_of[order]
+        naming_docs = np.unique(self.doc_of[np.unique(rows.nonzero()[1])])
+        carried = np.isin(docs, naming_docs)
+        if len(np.unique(docs[carried])) > len(np.unique(docs)) * MAX_NAMED_SHARE:
             return []
-        ranked = sorted(range(len(order)), key=lambda j: (-counts[j], j))
-        return [order[j] for j in ranked if counts[j] > 0]
+        return [i for i, c in zip(order, carried) if c]
 
     def hits(self, q: Query, allowed: np.ndarray | None = None) -> list[Hit]:
         """All fused candidates, best first; only `allowed` chunks (a boolean mask) when given."""

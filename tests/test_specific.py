@@ -69,3 +69,27 @@ def test_which_words_are_not_topics_and_numbers_match_whole():
     bm25 = BM25.fit([["1992", "任"], ["1984", "任"]])
     question = "1992年4月担任什么"
     assert keyword_coverage(question, "1992年4月，任区长", bm25) > keyword_coverage(question, "1984年3月，任主任", bm25)
+
+
+def test_a_name_every_passage_of_one_document_carries_still_singles_that_document_out(settings, fake_embedder):
+    """株洲 in most candidates (a page about Zhuzhou) favours no passage of that page, but in a
+    collection it still tells the page from the laws around it that never name Zhuzhou."""
+    from qa.engine import Engine
+
+    for p in settings.corpus_dir.iterdir():
+        p.unlink()
+    page = "".join(f"株洲第{i}项工作由市商务局负责协调，各部门配合推进落实。" * 4 + "\n\n" for i in range(8))
+    law = "".join(f"第{i}条 本条例由国务院有关部门负责协调，地方各级人民政府配合。" * 4 + "\n\n" for i in range(3))
+    (settings.corpus_dir / "zhuzhou.txt").write_text(f"# 对接自贸区\n\n{page}", "utf-8")
+    (settings.corpus_dir / "law1.txt").write_text(f"# 甲条例\n\n{law}", "utf-8")
+    (settings.corpus_dir / "law2.txt").write_text(f"# 乙条例\n\n{law.replace('国务院', '省政府')}", "utf-8")
+    engine = Engine(settings, embedder=fake_embedder)
+    retriever, chunks = engine._state[1], engine.stored.chunks
+    order = list(range(len(chunks)))[::-1]  # the laws first
+    q = Query("株洲由哪个部门负责协调？", "zh", np.zeros(1))
+    assert names(q) == ["株洲"]
+    page_chunks = [i for i in order if chunks[i].doc_id == "zhuzhou.txt"]
+    assert len(page_chunks) > len(order) / 3  # too common among passages to favour any of them
+    assert retriever.naming(q, order) == page_chunks  # the page's passages, in fused order
+    # Within the page alone the name singles nothing out: no list, as before.
+    assert retriever.naming(q, page_chunks) == []

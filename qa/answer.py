@@ -137,6 +137,11 @@ def needs_cause(question: str, chosen: list[Sentence]) -> bool:
     return bool(chosen and _ASKS_WHY.search(question) and _THEREFORE.match(chosen[0].text))
 
 
+def _key(s: Sentence) -> tuple[str, int]:
+    """Where a sentence is: two Sentence records of the same text are the same sentence."""
+    return (s.passage.chunk.doc_id, s.start)
+
+
 def with_cause(question: str, chosen: list[Sentence], passage_sentences: list[Sentence]) -> list[Sentence]:
     """When `needs_cause`, the sentence before the first chosen one (its cause) goes in front,
     from `passage_sentences` (the sentences of the first chosen sentence's passage)."""
@@ -163,7 +168,7 @@ def whole_sentences(chosen: list[Sentence], passage_sentences: list[Sentence]) -
     """Each chosen clause that ends in a semicolon brings the clauses after it up to the end of
     its sentence (at most MAX_CONTINUATION, from `passage_sentences`, the units of the chosen
     sentences' passages): a quote stops where its sentence stops, not mid-description. On the
-    CMRC trial set this changed 57 answers (median +39 characters) and completed 6."""
+    CMRC trial set this changed 43 answers and completed 6 (none lost)."""
     if not cut_at_clause(chosen):
         return chosen
     pool = [t for t in passage_sentences if not t.is_heading]
@@ -185,10 +190,6 @@ def whole_sentences(chosen: list[Sentence], passage_sentences: list[Sentence]) -
             seen.add(_key(nxt))
             cur = nxt
     return out
-
-
-def _key(s: Sentence) -> tuple[str, int]:
-    return (s.passage.chunk.doc_id, s.start)
 
 
 def wants_passage(question: str, chosen: list[Sentence]) -> bool:

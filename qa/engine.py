@@ -7,15 +7,11 @@ and times each step. It holds no UI and prints nothing.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from functools import cached_property
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from qa import answer as answering
 from qa.answerability import Calibration, Evidence
@@ -89,43 +85,6 @@ def in_context(s: answering.Sentence) -> str:
     return f"{title} {s.text}" if title else s.text
 
 
-class DocumentIndex:
-    """Which chunks belong to which document, for limiting a question to some documents."""
-
-    def __init__(self, stored: StoredIndex) -> None:
-        self.titles: dict[str, str] = {}
-        for c in stored.chunks:
-            self.titles.setdefault(c.doc_id, c.title)
-        self.names = list(self.titles)
-        self.position = {name: i for i, name in enumerate(self.names)}
-        self.of_chunk = np.array([self.position[c.doc_id] for c in stored.chunks], dtype=np.int64)
-
-    def matching(self, pattern: str) -> list[str]:
-        """Documents a pattern names: a glob over the file name ("刑法/*", "*.pdf"), else any
-        document whose file name or title contains it (case-insensitive)."""
-        pat = pattern.strip().lower()
-        if not pat:
-            return list(self.names)
-        exact = [n for n in self.names if n.lower() == pat]
-        if exact:  # a file name as listed names that document alone, not every name containing it
-            return exact
-        if any(ch in pat for ch in "*?["):
-            return [n for n in self.names if fnmatch.fnmatchcase(n.lower(), pat)]
-        return [n for n in self.names if pat in n.lower() or pat in self.titles[n].lower()]
-
-    def mask(self, pattern: str) -> np.ndarray:
-        wanted = {self.position[n] for n in self.matching(pattern)}
-        return np.isin(self.of_chunk, np.fromiter(wanted, np.int64, len(wanted)))
-
-    @cached_property
-    def listing(self) -> list[dict[str, object]]:
-        counts = np.bincount(self.of_chunk, minlength=len(self.names))
-        return [
-            {"doc": n, "title": self.titles[n], "chunks": int(counts[i])}
-            for i, n in sorted(enumerate(self.names), key=lambda x: x[1])
-        ]
-
-
 class Engine:
     def __init__(
         self,
@@ -169,7 +128,7 @@ class Engine:
         }
         retriever = Retriever(stored, self.settings.fusion_depth, self.settings.rrf_k, routes)
         rows = {c.chunk_id: i for i, c in enumerate(stored.chunks)}
-        self._state = (stored, retriever, rows, DocumentIndex(stored))
+        self._state = (stored, retriever, rows, retriever.documents)
 
     def refresh(self, progress: Progress | None = None) -> BuildReport:
         """Bring the index up to date with the corpus; questions keep using the old index until

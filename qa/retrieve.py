@@ -11,8 +11,10 @@ the query (the engine does) and does not decide whether the passages answer.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -115,6 +117,43 @@ def top(scores: np.ndarray, depth: int, positive: bool = False, finite: bool = F
     return [int(i) for i in order if (not positive or scores[i] > 0) and (not finite or np.isfinite(scores[i]))]
 
 
+class DocumentIndex:
+    """Which chunks belong to which document, for limiting a question to some documents."""
+
+    def __init__(self, stored: StoredIndex) -> None:
+        self.titles: dict[str, str] = {}
+        for c in stored.chunks:
+            self.titles.setdefault(c.doc_id, c.title)
+        self.names = list(self.titles)
+        self.position = {name: i for i, name in enumerate(self.names)}
+        self.of_chunk = np.array([self.position[c.doc_id] for c in stored.chunks], dtype=np.int64)
+
+    def matching(self, pattern: str) -> list[str]:
+        """Documents a pattern names: a glob over the file name ("刑法/*", "*.pdf"), else any
+        document whose file name or title contains it (case-insensitive)."""
+        pat = pattern.strip().lower()
+        if not pat:
+            return list(self.names)
+        exact = [n for n in self.names if n.lower() == pat]
+        if exact:  # a file name as listed names that document alone, not every name containing it
+            return exact
+        if any(ch in pat for ch in "*?["):
+            return [n for n in self.names if fnmatch.fnmatchcase(n.lower(), pat)]
+        return [n for n in self.names if pat in n.lower() or pat in self.titles[n].lower()]
+
+    def mask(self, pattern: str) -> np.ndarray:
+        wanted = {self.position[n] for n in self.matching(pattern)}
+        return np.isin(self.of_chunk, np.fromiter(wanted, np.int64, len(wanted)))
+
+    @cached_property
+    def listing(self) -> list[dict[str, object]]:
+        counts = np.bincount(self.of_chunk, minlength=len(self.names))
+        return [
+            {"doc": n, "title": self.titles[n], "chunks": int(counts[i])}
+            for i, n in sorted(enumerate(self.names), key=lambda x: x[1])
+        ]
+
+
 class Retriever:
     """Everything a question is searched with, read from one stored index: nothing here loops
     over the chunks in Python, so a question costs the same order at 20 chunks and at 50,000."""
@@ -140,10 +179,7 @@ class Retriever:
             else None
         )
         self.glossary = Glossary.from_json(stored.read_json("glossary") or {})
-        # Each chunk's document as a number (once per index, not per question): `naming` asks
-        # which documents carry a name.
-        doc_numbers: dict[str, int] = {}
-        self.doc_of = np.array([doc_numbers.setdefault(c.doc_id, len(doc_numbers)) for c in self.chunks], np.int64)
+        self.documents = DocumentIndex(stored)
 
     def route(self, lang: str) -> tuple[str, ...]:
         """The retrievers fused for questions in `lang` (other languages take the Chinese route)."""
@@ -173,8 +209,9 @@ class Retriever:
         if np.count_nonzero(counts) <= len(order) * MAX_NAMED_SHARE:
             ranked = sorted(range(len(order)), key=lambda j: (-counts[j], j))
             return [order[j] for j in ranked if counts[j] > 0]
-        docs = self.doc_of[order]
-        naming_docs = np.unique(self.doc_of[np.unique(rows.nonzero()[1])])
+        of_chunk = self.documents.of_chunk
+        docs = of_chunk[order]
+        naming_docs = np.unique(of_chunk[np.unique(rows.nonzero()[1])])
         carried = np.isin(docs, naming_docs)
         if len(np.unique(docs[carried])) > len(np.unique(docs)) * MAX_NAMED_SHARE:
             return []

@@ -127,16 +127,12 @@ def killed_and_resumed(corpus: Path, index: Path, chunks: int) -> dict[str, floa
 
 
 def link_cache(source: Path, index: Path) -> int:
-    """Hard-link another index's embedding cache into `index` (batch files are never rewritten
-    in place: a build writes new ones and unlinks old ones, so the source stays as it was)."""
-    src = source / "cache"
-    if not src.is_dir():
+    """Start `index` from another index's embedding cache (hard links; the source stays as it was)."""
+    from qa import store
+
+    if not (source / "cache").is_dir():
         raise SystemExit(f"no embedding cache in {source}")
-    for path in src.rglob("b-*.npz"):
-        target = index / "cache" / path.relative_to(src)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            os.link(path, target)
+    store.link_cache(source, index)
     return cached_chunks(index)
 
 

@@ -236,6 +236,22 @@ class VectorCache:
             (self.folder / name).unlink(missing_ok=True)
 
 
+def link_cache(source: Path, index_dir: Path) -> None:
+    """Lend `source`'s embedding cache (an index folder) to `index_dir` by hard links, a copy
+    where links cannot be made. Safe for the source: a cache writes new batch files and unlinks
+    old ones, never writes into one. Nothing to lend: nothing done."""
+    src = source / "cache"
+    for path in sorted(src.rglob(f"{CACHE_BATCH_PREFIX}*.npz")) if src.is_dir() else ():
+        target = index_dir / "cache" / path.relative_to(src)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:  # another filesystem, or no hard links
+            shutil.copyfile(path, target)
+
+
 # The FAISS store's functions under their old names (`store.load(index_dir)` ...), for callers
 # that predate the seam (tests, eval/bench_scale.py). Imported last: qa.store_faiss reads the
 # names above.

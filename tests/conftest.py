@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -14,13 +13,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from fakes import HashingEmbedder  # noqa: E402
 
+from qa import store  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 PAGE = ROOT / "corpus" / "hunan-ftz-zhuzhou.txt"
-SEED_CACHE = ROOT / "index" / "cache"
+SEED_INDEX = ROOT / "index"
 
 
-def reuse_seed_vectors(index_dir: Path, source: Path = SEED_CACHE) -> None:
+def reuse_seed_vectors(index_dir: Path, source: Path = SEED_INDEX) -> None:
     """Hard-link the embeddings the repository's own index holds (`make test` builds it before
     pytest) into `index_dir`'s cache, so a test that builds an index over the seed page does not
     embed its 23 chunks with three models again (~10 s each time).
@@ -31,15 +31,7 @@ def reuse_seed_vectors(index_dir: Path, source: Path = SEED_CACHE) -> None:
     serving, not embedding: never where a test counts what was embedded or reused. Safe for the
     source: a cache writes new batch files and unlinks old ones, never writes into one
     (tests/test_seed_vectors.py). Without the repository's index it does nothing: slower, not wrong."""
-    for path in sorted(source.rglob("b-*.npz")) if source.is_dir() else ():
-        target = index_dir / "cache" / path.relative_to(source)
-        if target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, target)
-        except OSError:  # another filesystem (or no hard links): a copy does as well
-            shutil.copyfile(path, target)
+    store.link_cache(source, index_dir)
 
 
 @pytest.fixture

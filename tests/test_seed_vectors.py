@@ -33,8 +33,8 @@ def test_lent_vectors_are_reused_and_the_lending_cache_is_left_untouched(setting
     before = batches(cache)
     assert len(before) == 2
 
-    reuse_seed_vectors(settings.index_dir, cache)
-    reuse_seed_vectors(settings.index_dir, cache)  # again, as a second start does: no error
+    reuse_seed_vectors(settings.index_dir, lender.index_dir)
+    reuse_seed_vectors(settings.index_dir, lender.index_dir)  # again, as a second start does: no error
     lent = settings.index_dir / "cache"
     assert batches(lent) == before  # the same inodes: links, not copies
     counting = CountingPassages(fake_embedder)

@@ -100,7 +100,7 @@ def _corpus_coverage(q: Query, retriever: Retriever, runs: list[tuple[list[str],
         # An English term "occurs" when the dictionary maps it onto words of the passages.
         terms = [w for w in re.findall(r"[a-z]+", q.text.lower()) if w not in STOP and len(w) > 2]
         named = {w.lower() for run, known in runs if known for w in run}
-        found = [w for w in terms if w in named or any(z in context for z in retriever.glossary.expand(w))]
+        found = [w for w in terms if w in named or any(z in context for z in retriever.glossary.senses(w))]
         return len(found) / len(terms) if terms else 0.0
     qwords = [w for w in dict.fromkeys(words(q.text)) if w not in ANSWER_TYPES]
     total = sum(retriever.bm25.idf_of(w) for w in qwords)

@@ -210,6 +210,17 @@ class Glossary:
         """Whether an English name or term maps onto words of the documents."""
         return bool(self.targets(name))
 
+    def senses(self, word: str) -> set[str]:
+        """Every word of the documents whose dictionary gloss holds this English word (any
+        form), uncapped. Whether a passage holds one of them depends on the passage alone, not
+        on what else the collection holds (`expand` keeps a few per word, and which few changes
+        as the collection grows)."""
+        out: set[str] = set()
+        for f in _forms(word.lower()):
+            out |= {simp for simp, _ in self.words.get(f, [])}
+            out |= self.phrases.get(f, set())
+        return out
+
     def expand(self, question: str) -> list[str]:
         """Chinese words for the question's English phrases (longest match first) and words."""
         toks = re.findall(r"[a-z]+", question.lower())

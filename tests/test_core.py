@@ -217,6 +217,33 @@ def test_glossary_maps_english_phrases_and_pinyin_names_onto_the_documents_words
     assert g.knows("Pan Cailiang") and not g.knows("Hainan")
 
 
+def test_english_coverage_of_a_passage_does_not_change_when_the_collection_grows():
+    """Issue 9: refusal evidence is read from the retrieved passages, not from the collection.
+    An English word is covered when any of its dictionary senses is in the passage; the query
+    expansion keeps only a few senses per word, and which few changes as documents are added
+    (a law brings 主管, 负责人, 主持 for "charge" and 监管 drops out), so coverage read through the
+    expansion fell from 1.0 to 0.5 for the same passage."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from qa.answerability import _corpus_coverage
+    from qa.retrieve import Query
+
+    page = (ROOT / "corpus" / "hunan-ftz-zhuzhou.txt").read_text(encoding="utf-8")
+    law = "第一条 国务院交通主管部门掌管全国的交通安全工作，由其负责人主持。"
+    passage = "商务粮食部门作为牵头单位，负责统筹协调和监管。"
+    q = Query("Who is in charge of supervision?", "en", np.zeros(1, np.float32))
+    alone, grown = Glossary.for_texts([page]), Glossary.for_texts([page, law])
+    assert "监管" in alone.expand("charge") and "监管" not in grown.expand("charge")  # what moved
+    coverage = [_corpus_coverage(q, SimpleNamespace(glossary=g), [], passage) for g in (alone, grown)]
+    assert coverage == [1.0, 1.0]
+    assert grown.senses("charge") >= alone.senses("charge") and "监管" in grown.senses("charges")
+    # Nothing in the passage glosses as "weather": still uncovered, however large the glossary.
+    weather = Query("Will the weather be fine?", "en", np.zeros(1, np.float32))
+    assert _corpus_coverage(weather, SimpleNamespace(glossary=grown), [], passage) == 0.0
+
+
 def test_expansion_is_the_same_in_every_process():
     """Python salts string hashes per process; an expansion that depended on set order gave
     the same English question different passages after a restart."""

@@ -39,12 +39,24 @@ class Sentence:
         return self.start == self.end
 
 
-def keyword_coverage(keywords: str, text: str, bm25: BM25) -> float:
-    """IDF-weighted share of the question's words (or English expansion) found in `text` (0..1)."""
+# A Chinese question's text, or an English question's words as groups of Chinese senses
+# (retrieve.Query.keywords).
+Keywords = str | tuple[tuple[str, ...], ...]
+
+
+def keyword_coverage(keywords: Keywords, text: str, bm25: BM25) -> float:
+    """IDF-weighted share of the question's words found in `text` (0..1). An English question's
+    word counts as found when any of its senses is (weighted by their mean IDF): counting the
+    senses themselves made a word with many senses weigh more, and every sentence's share fall
+    as the collection, and with it each word's senses, grew."""
+    compact = re.sub(r"\s+", "", text.lower())
+    if not isinstance(keywords, str):
+        weights = [sum(bm25.idf_of(w) for w in g) / len(g) for g in keywords]
+        found = sum(wt for wt, g in zip(weights, keywords) if any(contains_word(compact, w) for w in g))
+        return found / sum(weights) if sum(weights) else 0.0
     qwords = word_set(keywords)
     if not qwords:
         return 0.0
-    compact = re.sub(r"\s+", "", text.lower())
     total = sum(bm25.idf_of(w) for w in qwords)
     found = sum(bm25.idf_of(w) for w in qwords if contains_word(compact, w))
     return found / total if total else 0.0
@@ -220,7 +232,7 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
-def sentence_scores(keywords: str, sentences: list[Sentence], bm25: BM25, question: str = "") -> list[float]:
+def sentence_scores(keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: str = "") -> list[float]:
     """Rank-free score per sentence: similarity (scaled within the candidates, per model, since
     scales differ by model and language) blended with keyword coverage, plus a bonus when the
     sentence holds the kind of answer asked for (a date, a number)."""
@@ -242,7 +254,7 @@ def sentence_scores(keywords: str, sentences: list[Sentence], bm25: BM25, questi
     return list(DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * cover + bonus)
 
 
-def select(keywords: str, sentences: list[Sentence], bm25: BM25, question: str = "") -> list[Sentence]:
+def select(keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: str = "") -> list[Sentence]:
     """The sentence that answers best first, then at most MAX_SENTENCES - 1 other well-supported
     sentences in reading order of their passages. A reader takes the first sentence for the
     answer: general context ("湖南自贸区涵盖长沙、岳阳、郴州三大片区…") in front of the
@@ -290,7 +302,7 @@ def _run_around(best: Sentence, rest: list[Sentence]) -> list[Sentence]:
     return run
 
 
-def shortlist(keywords: str, sentences: list[Sentence], bm25: BM25, question: str, n: int) -> list[Sentence]:
+def shortlist(keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: str, n: int) -> list[Sentence]:
     """The `n` best-scoring sentences, in their original order."""
     scores = sentence_scores(keywords, sentences, bm25, question)
     best = sorted(range(len(sentences)), key=lambda i: -scores[i])[:n]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.answer import Sentence, keyword_coverage
-from qa.crosslingual import STOP
+from qa.crosslingual import STOP, content_words
 from qa.keywords import ANSWER_TYPES, topic_opening, topic_words, words
 from qa.retrieve import Hit, Query, Retriever
 
@@ -98,7 +98,7 @@ def _unmentioned(q: Query, retriever: Retriever, candidates: list[Hit], context:
 def _corpus_coverage(q: Query, retriever: Retriever, runs: list[tuple[list[str], bool]], context: str) -> float:
     if q.lang == "en":
         # An English term "occurs" when the dictionary maps it onto words of the passages.
-        terms = [w for w in re.findall(r"[a-z]+", q.text.lower()) if w not in STOP and len(w) > 2]
+        terms = content_words(q.text)
         named = {w.lower() for run, known in runs if known for w in run}
         found = [w for w in terms if w in named or any(z in context for z in retriever.glossary.senses(w))]
         return len(found) / len(terms) if terms else 0.0

@@ -103,6 +103,11 @@ SUPPLEMENT = {
 }
 
 
+def content_words(question: str) -> list[str]:
+    """The English question's words that carry content: not stopwords, not one or two letters."""
+    return list(dict.fromkeys(w for w in re.findall(r"[a-z]+", question.lower()) if w not in STOP and len(w) > 2))
+
+
 class Glossary:
     """English glosses -> Chinese words, restricted to a vocabulary (the indexed text's n-grams)."""
 
@@ -220,6 +225,13 @@ class Glossary:
             out |= {simp for simp, _ in self.words.get(f, [])}
             out |= self.phrases.get(f, set())
         return out
+
+    def sense_groups(self, question: str) -> tuple[tuple[str, ...], ...]:
+        """For each English content word of the question that the documents have a word for,
+        all of those words (`senses`). A passage speaks of the word when it holds any of them:
+        how many senses a word has, and so how large the collection is, does not change that."""
+        groups = (tuple(sorted(self.senses(w))) for w in content_words(question))
+        return tuple(g for g in groups if g)
 
     def expand(self, question: str) -> list[str]:
         """Chinese words for the question's English phrases (longest match first) and words."""

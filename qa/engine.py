@@ -180,7 +180,8 @@ class Engine:
         if lang != "en":
             return Query(text, lang, e5, latent=latent)
         x = self.second.encode_queries([text])[0] if self.second is not None else None
-        return Query(text, lang, e5, x, tuple(retriever.glossary.expand(text)), latent)
+        g = retriever.glossary
+        return Query(text, lang, e5, x, tuple(g.expand(text)), latent, senses=g.sense_groups(text))
 
     def _gather(self, turns: list[Turn], k: int, docs: str | None = None) -> _Gathered:
         stored, retriever, rows, documents = self._state
@@ -204,7 +205,7 @@ class Engine:
             # alone: it reads those, however many more are embedded to choose what to quote.
             body = [s for s in candidates if not s.is_heading]
             question = resolved.searched_for
-            best = answering.shortlist(query.keyword_text, body, retriever.bm25, question, EVIDENCE_SENTENCES)
+            best = answering.shortlist(query.keywords, body, retriever.bm25, question, EVIDENCE_SENTENCES)
             keep = {(s.passage.chunk.chunk_id, s.start) for s in best}
             said = [s for s in said if (s.passage.chunk.chunk_id, s.start) in keep]
             if query.lang != "en" and said:
@@ -229,10 +230,10 @@ class Engine:
         every sentence of the collection at index time, which tripled indexing."""
         n = self.settings.rescore
         body = [s for s in candidates if not s.is_heading]
-        short = answering.shortlist(query.keyword_text, body, retriever.bm25, question, n)
+        short = answering.shortlist(query.keywords, body, retriever.bm25, question, n)
         # A heading that would make the shortlist joins it without taking a sentence's place:
         # the answerability evidence reads the sentences alone, as it was calibrated.
-        best = answering.shortlist(query.keyword_text, candidates, retriever.bm25, question, n)
+        best = answering.shortlist(query.keywords, candidates, retriever.bm25, question, n)
         short += [s for s in best if s.is_heading]
         if not short:
             return candidates  # rescoring off: the stored (late-chunked) similarities
@@ -306,7 +307,7 @@ class Engine:
         chosen: list[answering.Sentence] = []
         coverage = ""
         if outcome != "not_found":
-            chosen = answering.select(g.query.keyword_text, g.sentences, g.retriever.bm25, g.resolved.searched_for)
+            chosen = answering.select(g.query.keywords, g.sentences, g.retriever.bm25, g.resolved.searched_for)
             if answering.wants_passage(g.resolved.searched_for, chosen):
                 passages = list({s.passage.chunk.chunk_id: s.passage for s in chosen}.values())
                 around = answering.candidate_sentences(

@@ -77,11 +77,18 @@ class Query:
     x: np.ndarray | None = None  # cross-lingual model vector, English route only
     expansion: tuple[str, ...] = ()  # Chinese words for an English question
     latent: np.ndarray | None = None  # latent-term vector (qa.latent), when the route uses it
+    senses: tuple[tuple[str, ...], ...] = ()  # English question: per content word, its Chinese words
 
     @property
     def keyword_text(self) -> str:
         """Text whose words the passages should contain: the question, or its expansion."""
         return " ".join(self.expansion) if self.lang == "en" else self.text
+
+    @property
+    def keywords(self) -> str | tuple[tuple[str, ...], ...]:
+        """What a sentence's keyword coverage is measured against (answer.keyword_coverage):
+        the Chinese question's words, or the English question's words as groups of senses."""
+        return self.senses if self.lang == "en" and self.senses else self.keyword_text
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,18 @@ def test_a_name_every_passage_of_one_document_carries_still_singles_that_documen
     assert retriever.naming(q, order) == page_chunks  # the page's passages, in fused order
     # Within the page alone the name singles nothing out: no list, as before.
     assert retriever.naming(q, page_chunks) == []
+
+
+def test_an_english_words_coverage_does_not_fall_as_its_senses_grow():
+    """Issue 9 (a collection, not a page): an English question's words are matched through their
+    Chinese senses, and a large collection holds many more senses of each word ("pilot": 试点,
+    but also 飞行员, 驾驶员 from the laws). Counting senses one by one made every sentence's share
+    fall as the collection grew; a word now counts once, found when any of its senses is."""
+    bm25 = BM25.fit([["试点", "株洲"], ["飞行员"], ["驾驶员"], ["岳阳"]])
+    sentence = "株洲开展二手车出口业务试点。"
+    page = (("试点",), ("株洲",))
+    laws = (("试点", "飞行员", "驾驶员"), ("株洲",))
+    assert keyword_coverage(page, sentence, bm25) == keyword_coverage(laws, sentence, bm25) == 1.0
+    assert keyword_coverage(laws, "岳阳的飞行员。", bm25) < 1.0  # one word of two
+    assert keyword_coverage((("岳阳",),), sentence, bm25) == 0.0
+    assert keyword_coverage((), sentence, bm25) == 0.0

@@ -49,17 +49,26 @@ def keyword_coverage(keywords: Keywords, text: str, bm25: BM25) -> float:
     word counts as found when any of its senses is (weighted by their mean IDF): counting the
     senses themselves made a word with many senses weigh more, and every sentence's share fall
     as the collection, and with it each word's senses, grew."""
-    compact = re.sub(r"\s+", "", text.lower())
-    if not isinstance(keywords, str):
-        weights = [sum(bm25.idf_of(w) for w in g) / len(g) for g in keywords]
-        found = sum(wt for wt, g in zip(weights, keywords) if any(contains_word(compact, w) for w in g))
-        return found / sum(weights) if sum(weights) else 0.0
-    qwords = word_set(keywords)
-    if not qwords:
-        return 0.0
-    total = sum(bm25.idf_of(w) for w in qwords)
-    found = sum(bm25.idf_of(w) for w in qwords if contains_word(compact, w))
-    return found / total if total else 0.0
+    return keyword_coverages(keywords, [text], bm25)[0]
+
+
+def keyword_coverages(keywords: Keywords, texts: list[str], bm25: BM25) -> list[float]:
+    """`keyword_coverage` of each text; the question's weights are worked out once for all."""
+    if isinstance(keywords, str):
+        groups = tuple((w,) for w in word_set(keywords))
+        weights = [bm25.idf_of(w) for (w,) in groups]
+    else:
+        groups = keywords
+        weights = [sum(bm25.idf_of(w) for w in g) / len(g) for g in groups]
+    total = sum(weights)
+    if not groups or not total:
+        return [0.0] * len(texts)
+    out = []
+    for text in texts:
+        compact = re.sub(r"\s+", "", text.lower())
+        found = sum(wt for wt, g in zip(weights, groups) if any(contains_word(compact, w) for w in g))
+        out.append(found / total)
+    return out
 
 
 def contains_word(text: str, word: str) -> bool:
@@ -244,12 +253,8 @@ def sentence_scores(keywords: Keywords, sentences: list[Sentence], bm25: BM25, q
     )
     # A sentence under the heading "二、申领时间" of "…科技创新券申领工作的通知" answers
     # "科技创新券的申领时间到什么时候": its title and heading count as its context.
-    cover = np.array(
-        [
-            keyword_coverage(keywords, f"{s.passage.chunk.title}{s.passage.chunk.section}{s.text}", bm25)
-            for s in sentences
-        ]
-    )
+    contexts = [f"{s.passage.chunk.title}{s.passage.chunk.section}{s.text}" for s in sentences]
+    cover = np.array(keyword_coverages(keywords, contexts, bm25))
     bonus = np.array([answer_type_bonus(question, s.text) for s in sentences])
     return list(DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * cover + bonus)
 

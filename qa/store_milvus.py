@@ -4,16 +4,18 @@
 process at a time: tests and single machines), `http://host:19530` a Milvus server or cluster
 (`QA_MILVUS_TOKEN` for authentication). This is the only module that imports `pymilvus`.
 
-One published version is three collections named `<alias>_v_<time>_<id>`:
+One published version is two collections named `<alias>_v_<time>_<id>`:
 - the chunks (`row` = the chunk's row, its metadata and text), with the e5 vector and the
   cross-lingual vector (dense, searched by Milvus), the project's BM25 weights and the latent
   terms (sparse fields), and the section + text under Milvus' own jieba analyzer with a BM25
   `Function` into a sparse field (Milvus' full-text search; measured, not used for ranking:
   see `MilvusIndex.keyword_search`);
-- `_s`, one row per quotable sentence: its chunk row, offsets and late-chunked vector;
-- `_m`, the manifest and every other array or JSON blob (BM25 vocabulary and IDF, glossary),
-  zlib-compressed and cut into VARCHAR parts.
-A build writes and flushes all three, then switches the alias `<alias>` (QA_MILVUS_COLLECTION)
+- `_m`, the manifest and every array the engine reads into memory (the quotable sentences'
+  offsets and late-chunked vectors, the BM25 and latent-term matrices, BM25 vocabulary and
+  IDF) and JSON blob (glossary), each zlib-compressed and cut into VARCHAR parts. One blob per
+  array, not one row per sentence or per chunk: read row by row, the whole laws collection's
+  188,536 sentence vectors and 46,749 sparse rows took about four minutes to open.
+A build writes and flushes both, then switches the alias `<alias>` (QA_MILVUS_COLLECTION)
 to them in one step: until then the old version serves, and a build killed at any moment leaves
 it serving. After the switch, versions older than the previous one are dropped (with abandoned
 half-built ones): the previous one is kept so replicas that loaded it keep answering until they
@@ -64,11 +66,13 @@ QUERY_PAGE = 2000
 # Characters of a blob per meta row; VARCHAR holds at most 65,535 bytes (base64 is ASCII).
 BLOB_PART = 60_000
 MAX_TEXT = 65_535
-# Arrays held as fields of the chunk and sentence collections; any other array is a blob.
+# Blob parts per query page: ~12 MB, well under gRPC's 64 MB message limit.
+BLOB_PAGE = 200
+# Sparse arrays that are also fields of the chunk collection, for Milvus-side search; the
+# engine reads them back from their blobs (one array each), as it reads every other array.
 SPARSE_FIELDS = ("bm25", "latent")  # from <name>_indptr/_indices/_data/_shape
-AS_FIELDS = {"x_vectors", "sentence_spans", "sentence_vectors"} | {
-    f"{name}_{part}" for name in SPARSE_FIELDS for part in ("indptr", "indices", "data")
-}
+# Arrays held only as fields: the cross-lingual vectors, which Milvus searches.
+AS_FIELDS = {"x_vectors"}
 
 _clients: dict[tuple[str, str], MilvusClient] = {}
 _clients_lock = threading.Lock()
@@ -132,7 +136,7 @@ def _npy(arr: np.ndarray) -> bytes:
 def _sparse_rows(arrays: dict[str, np.ndarray], name: str) -> list[dict[int, float]] | None:
     """Per chunk {feature: weight} of a stored (features x chunks) CSR matrix. Milvus refuses an
     empty sparse vector, so an empty row holds one weight at feature `features` (outside the
-    vocabulary: no query ever has it), dropped again by `_sparse_matrix`."""
+    vocabulary: no query ever has it); the engine reads the matrix itself from its blob."""
     if f"{name}_data" not in arrays:
         return None
     shape = tuple(int(x) for x in arrays[f"{name}_shape"])
@@ -145,21 +149,6 @@ def _sparse_rows(arrays: dict[str, np.ndarray], name: str) -> list[dict[int, flo
         row = {int(t): float(v) for t, v in zip(m.indices[lo:hi], m.data[lo:hi])}
         rows.append(row or {shape[0]: 1.0})
     return rows
-
-
-def _sparse_matrix(rows: list[dict[int, float]], shape: tuple[int, int]) -> sparse.csr_matrix:
-    """The (features x chunks) CSR matrix back from per-chunk rows, built the way the indexer
-    builds it (from coordinates), so it is the same matrix."""
-    feats, cols, vals = [], [], []
-    for j, row in enumerate(rows):
-        for t, v in row.items():
-            if t < shape[0]:
-                feats.append(t)
-                cols.append(j)
-                vals.append(v)
-    return sparse.csr_matrix(
-        (np.asarray(vals, np.float32), (np.asarray(feats, np.int64), np.asarray(cols, np.int64))), shape=shape
-    )
 
 
 @dataclass(frozen=True)
@@ -270,12 +259,26 @@ class MilvusStore:
         return sorted(r["name"] for r in rows)
 
     def _blob(self, meta: str, name: str) -> bytes:
-        rows = self.client.query(
-            meta, filter=f"name == {json.dumps(name)}", output_fields=["part", "data"], limit=16_384
-        )
-        if not rows:
+        """One blob, its parts read a page at a time: the sentence vectors of a large collection
+        are hundreds of MB, more than one gRPC message holds."""
+        flt = f"name == {json.dumps(name)}"
+        count = len(self.client.query(meta, filter=flt, output_fields=["part"], limit=16_384))
+        if not count:
             raise KeyError(name)
-        return _unpack([r["data"] for r in sorted(rows, key=lambda r: r["part"])])
+        parts: list[dict[str, Any]] = []
+        for lo in range(0, count, BLOB_PAGE):
+            parts.extend(
+                self.client.query(
+                    meta,
+                    filter=f"{flt} and part >= {lo} and part < {lo + BLOB_PAGE}",
+                    output_fields=["part", "data"],
+                    limit=BLOB_PAGE,
+                )
+            )
+        parts.sort(key=lambda r: r["part"])
+        if [r["part"] for r in parts] != list(range(count)):
+            raise IndexUnreadable(f"blob {name!r} in {meta!r} has missing parts")
+        return _unpack([r["data"] for r in parts])
 
     def _paged(self, collection: str, fields: list[str], total: int, key: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -308,7 +311,7 @@ class MilvusStore:
             raise IndexUnreadable(f"no index in Milvus at {self.where}")
         t0 = time.perf_counter()
         try:
-            for c in (name, f"{name}_s", f"{name}_m"):
+            for c in (name, f"{name}_m"):
                 self.client.load_collection(c)
             meta = f"{name}_m"
             blobs: dict[str, Any] = {}
@@ -322,9 +325,9 @@ class MilvusStore:
                     arrays[key] = np.load(io.BytesIO(raw), allow_pickle=False)
             manifest = blobs.pop("manifest")
             layout = blobs.pop("layout")
-            sparse_fields = [f for f in SPARSE_FIELDS if f in layout["sparse"]]
+            if "sentence_vectors" not in arrays:  # written before sentences were a blob: rebuild
+                raise IndexUnreadable(f"index {name} in Milvus has an older layout")
             fields = ["row", "chunk_id", "doc", "title", "section", "heading", "start", "end", "page", "text"]
-            fields += sparse_fields
             rows = self._paged(name, fields, int(manifest["chunks"]), "row")
             chunks = tuple(
                 Chunk(
@@ -332,18 +335,6 @@ class MilvusStore:
                     r["heading"],
                 )
                 for r in rows
-            )
-            for f in sparse_fields:
-                m = _sparse_matrix([r[f] for r in rows], tuple(int(x) for x in arrays[f"{f}_shape"]))
-                arrays |= {f"{f}_indptr": m.indptr.astype(np.int64), f"{f}_indices": m.indices.astype(np.int32)}
-                arrays[f"{f}_data"] = m.data.astype(np.float32)
-            sents = self._paged(f"{name}_s", ["id", "row", "start", "end", "vector"], int(layout["sentences"]), "id")
-            dim = int(manifest.get("dim", 0))
-            arrays["sentence_spans"] = np.asarray([(s["row"], s["start"], s["end"]) for s in sents], np.int64).reshape(
-                -1, 3
-            )
-            arrays["sentence_vectors"] = (
-                np.asarray([s["vector"] for s in sents], np.float32).reshape(-1, dim).astype(np.float16)
             )
         except (IndexUnreadable, StoreUnavailable):
             raise
@@ -447,23 +438,6 @@ class MilvusStore:
         self._insert(name, rows)
         return list(dense), list(sparse_rows)
 
-    def _write_sentences(self, name: str, spans: np.ndarray, vectors: np.ndarray, dim: int) -> None:
-        c = self.client
-        schema = c.create_schema(auto_id=False)
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        for f in ("row", "start", "end"):
-            schema.add_field(f, DataType.INT64)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        index = c.prepare_index_params()
-        index.add_index("vector", index_type="FLAT", metric_type="IP")  # Milvus loads no unindexed vector
-        self._create(name, schema, index)
-        vecs = np.asarray(vectors, np.float32)  # float16 values, exactly
-        rows = [
-            {"id": i, "row": int(r), "start": int(s), "end": int(e), "vector": vecs[i].tolist()}
-            for i, (r, s, e) in enumerate(np.asarray(spans, np.int64).reshape(-1, 3))
-        ]
-        self._insert(name, rows)
-
     def _write_meta(self, name: str, blobs: dict[str, bytes]) -> None:
         c = self.client
         schema = c.create_schema(auto_id=False)
@@ -501,10 +475,9 @@ class MilvusStore:
         t0 = time.perf_counter()
         try:
             dense, sparse_fields = self._write_chunks(name, chunks, vectors, arrays, approximate)
-            spans = arrays.get("sentence_spans", np.zeros((0, 3), np.int64))
-            svecs = arrays.get("sentence_vectors", np.zeros((0, vectors.shape[1]), np.float16))
-            self._write_sentences(f"{name}_s", spans, svecs, int(vectors.shape[1]))
-            layout = {"dense": dense, "sparse": sparse_fields, "sentences": len(spans), "approximate": approximate}
+            arrays.setdefault("sentence_spans", np.zeros((0, 3), np.int64))
+            arrays.setdefault("sentence_vectors", np.zeros((0, vectors.shape[1]), np.float16))
+            layout = {"dense": dense, "sparse": sparse_fields, "approximate": approximate}
             full = {**manifest, "format": FORMAT_VERSION, "chunks": len(chunks), "arrays": sorted(arrays)}
             meta: dict[str, bytes] = {
                 "json:manifest": json.dumps(full, ensure_ascii=False).encode("utf-8"),
@@ -517,7 +490,7 @@ class MilvusStore:
                     meta[f"npy:{key}"] = _npy(arr)
             self._write_meta(f"{name}_m", meta)
         except BaseException:
-            self._drop([name, f"{name}_s", f"{name}_m"])  # a killed process leaves them to _prune
+            self._drop([name, f"{name}_m"])  # a killed process leaves them to _prune
             raise
         previous = self._collection()
         if previous is None:
@@ -541,7 +514,7 @@ class MilvusStore:
         prefix = f"{self.alias}_{VERSION_PREFIX}"
         stale = []
         for n in self.client.list_collections():
-            base = n[:-2] if n.endswith(("_s", "_m")) else n
+            base = n[:-2] if n.endswith(("_s", "_m")) else n  # _s: sentences of older versions
             if n.startswith(prefix) and base not in keep:
                 stale.append(n)
         self._drop(stale)

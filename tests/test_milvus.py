@@ -117,7 +117,7 @@ def test_a_changed_document_is_reindexed_by_text_hash(real_engine, tmp_path):
 
 
 # Builds the index with the hashing fake into the milvus-lite file, and stops for good once the
-# new version's chunks are written (before the alias switch), so the kill lands mid-build.
+# new version's collections are written (before the alias switch), so the kill lands mid-build.
 SLOW_BUILD = """
 import sys, time
 sys.path[:0] = [{root!r}, {tests!r}]
@@ -126,12 +126,12 @@ from qa import store_milvus
 from qa.indexer import build
 from qa.settings import Settings
 
-real = store_milvus.MilvusStore._write_sentences
+real = store_milvus.MilvusStore._write_meta
 def slow(self, *a, **k):
     real(self, *a, **k)
     print("writing", flush=True)
     time.sleep(60)
-store_milvus.MilvusStore._write_sentences = slow
+store_milvus.MilvusStore._write_meta = slow
 build(Settings.from_env(embed_model="fake", crosslingual_model="", latent_terms=""), HashingEmbedder())
 """
 
@@ -171,6 +171,39 @@ def test_a_build_killed_mid_way_leaves_the_alias_serving_the_old_collection(sett
     left = set(backend.client.list_collections())
     assert not left & set(abandoned)
     store_milvus.close(str(uri))
+
+
+def test_arrays_longer_than_a_query_page_read_back_whole_and_a_lost_part_means_a_rebuild(
+    settings, tmp_path, monkeypatch
+):
+    """Arrays are blobs cut into parts and read a page of parts at a time (the whole laws
+    collection's sentence vectors are ~190 MB, more than one gRPC message). Here parts are tiny,
+    so every array spans many pages."""
+    import numpy as np
+
+    monkeypatch.setattr(store_milvus, "BLOB_PART", 16)
+    monkeypatch.setattr(store_milvus, "BLOB_PAGE", 2)
+    local, _ = open_or_build(settings, HashingEmbedder())  # the FAISS store, same fake vectors
+    uri = tmp_path / "pages.db"
+    s = _milvus(settings, uri)
+    try:
+        shared, _ = open_or_build(s, HashingEmbedder())
+        meta = f"{shared.collection}_m"
+        parts = shared.client.query(meta, filter='name == "npy:sentence_vectors"', output_fields=["part"])
+        assert len(parts) > 3 * store_milvus.BLOB_PAGE  # several pages
+        assert shared.chunks == local.chunks
+        for name in ("sentence_spans", "sentence_vectors", "bm25_data", "bm25_indices", "bm25_indptr"):
+            assert np.array_equal(np.asarray(shared.arrays[name]), np.asarray(local.arrays[name])), name
+
+        # A part lost in the middle: the index is damaged, not silently short; the next open rebuilds.
+        shared.client.delete(meta, filter='name == "npy:sentence_vectors" and part == 3')
+        with pytest.raises(store.IndexUnreadable, match="missing parts"):
+            store.open_store(s).load()
+        again, report = open_or_build(s, HashingEmbedder())
+        assert report.rebuilt and again.version != shared.version
+        assert np.array_equal(np.asarray(again.arrays["sentence_vectors"]), np.asarray(local.arrays["sentence_vectors"]))
+    finally:
+        store_milvus.close(str(uri))
 
 
 def test_an_unreachable_milvus_is_a_clear_error(settings):

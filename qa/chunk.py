@@ -16,12 +16,42 @@ from qa.text import TABLE_ROW, heading_level
 # A sentence ends at 。！？；!?; (plus closing quotes/brackets) or at a paragraph break.
 _SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)\"']*|\n")
 _CLAUSE_END = re.compile(r"[，、,：:]")
+# Marks that hold a name or an aside, never a sentence end: 《卡拉OK.LIVE！‧台北‧我》, 《CDTV×Sacas！》,
+# （……Hey! Say! JUMP）. Quotation marks are not among them: a quoted speech is sentences.
+_OPENS = {"《": "》", "〈": "〉", "（": "）", "(": ")"}
+_INSIDE = re.compile("[" + re.escape("".join(_OPENS) + "".join(_OPENS.values())) + "]")
+
+
+def _inside_marks(text: str, line_start: int, at: int, line_end: int) -> bool:
+    """`at` lies inside a title or parenthesis that opened earlier on its line and closes later
+    on it (an unclosed mark, a typo or a cut line, does not hold a sentence open)."""
+    stack: list[str] = []
+    for m in _INSIDE.finditer(text, line_start, at):
+        ch = m.group()
+        if ch in _OPENS:
+            stack.append(_OPENS[ch])
+        elif stack and ch == stack[-1]:
+            stack.pop()
+    if not stack:
+        return False
+    depth = len(stack)
+    for m in _INSIDE.finditer(text, at, line_end):
+        ch = m.group()
+        if ch in _OPENS:
+            stack.append(_OPENS[ch])
+        elif ch == stack[-1]:
+            stack.pop()
+            if len(stack) < depth:
+                return True
+    return False
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """(start, end) spans of sentences in text[start:end]; a trailing newline stays with its sentence.
 
-    A table row ("表头：值；表头：值") is one sentence: its "；" separates cells, not clauses.
+    A table row ("表头：值；表头：值") is one sentence: its "；" separates cells, not clauses;
+    so is a sentence whose 《title》 or (aside) holds a "！" or "。" (`_inside_marks`): cut there,
+    a quote began "》节目中第一次于公开场合演唱。", and the title it names was left behind.
     """
     end = len(text) if end is None else end
     spans = []
@@ -31,6 +61,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         line_end = text.find("\n", m.start())
         line_end = end if line_end == -1 else min(line_end, end)
         if m.group() != "\n" and m.end() < line_end and TABLE_ROW.match(text[line_start:line_end]):
+            continue
+        if m.group() != "\n" and _inside_marks(text, line_start, m.start(), line_end):
             continue
         stop = m.end()
         if stop < end and text[stop] == "\n" and m.group() != "\n":

@@ -37,9 +37,10 @@ log = logging.getLogger(__name__)
 RECIPE = "section+text/v3"  # v3: one pass per chunk, late-chunked sentence vectors
 # Bump when what is derived from the text without a model changes (chunk records, BM25 tokens,
 # glossary): the index is rebuilt, the cached vectors stay valid (they are keyed by their text).
-# v4: the title is keyword-indexed with every chunk; v3: quotable headings (Chunk.heading);
+# v5: no sentence ends inside a 《title》 or (aside); v4: the title is keyword-indexed with every
+# chunk; v3: quotable headings (Chunk.heading);
 # v2: glossary names from segmentation
-DERIVED = "bm25+glossary/v4"
+DERIVED = "bm25+glossary/v5"
 MIN_SENTENCE_CHARS = 6
 
 

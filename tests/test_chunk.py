@@ -51,6 +51,27 @@ def test_sentence_spans_split_chinese_punctuation():
     assert "".join(parts) == text
 
 
+@pytest.mark.parametrize(
+    "text, sentences",
+    [
+        # A title or an aside holding "！" or "。" stays in its sentence (CMRC quotes had begun
+        # "》节目中第一次于公开场合演唱。" and "‧台北‧我》是张雨生发行的…").
+        ("她在《CDTV×Sacas！》节目中第一次演唱。后来又唱。", ["她在《CDTV×Sacas！》节目中第一次演唱。", "后来又唱。"]),
+        ("《卡拉OK.LIVE！‧台北‧我》是第六张专辑。下一句。", ["《卡拉OK.LIVE！‧台北‧我》是第六张专辑。", "下一句。"]),
+        ("为组合（包括TOKIO、Hey! Say! JUMP）出版。社长是她。", ["为组合（包括TOKIO、Hey! Say! JUMP）出版。", "社长是她。"]),
+        ("见《通知》（2020年。修订）。下一句。", ["见《通知》（2020年。修订）。", "下一句。"]),
+        # An unclosed mark does not hold the rest of the line in one sentence.
+        ("未闭合（括号。下一句。", ["未闭合（括号。", "下一句。"]),
+        ("书名《未完。\n下一行。", ["书名《未完。\n", "下一行。"]),
+        # Quoted speech is sentences; list items in parentheses are closed before the end.
+        ("他说：“好。走吧。”然后。", ["他说：“好。", "走吧。”", "然后。"]),
+        ("（一）第一项；（二）第二项。", ["（一）第一项；", "（二）第二项。"]),
+    ],
+)
+def test_no_sentence_ends_inside_a_title_or_an_aside(text, sentences):
+    assert [text[s:e] for s, e in sentence_spans(text)] == sentences
+
+
 def test_an_overlong_sentence_is_cut_at_clauses():
     from qa.records import Document
 

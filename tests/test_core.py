@@ -138,6 +138,16 @@ def test_compose_numbers_citations_by_first_use_and_cites_only_contributors():
     assert all(q in c.chunk.text for c in a.citations for q in c.quoted)
 
 
+def test_a_sentence_the_source_repeats_word_for_word_is_quoted_once():
+    text = "其名意为出自神灵的。其名意为出自神灵的。它通常放在最后一章。"
+    p = _passage(text, 0, 1)
+    chosen = [Sentence(p, 0, 10, "其名意为出自神灵的。", ()), Sentence(p, 10, 20, "其名意为出自神灵的。", ())]
+    chosen.append(Sentence(p, 20, 30, "它通常放在最后一章。", ()))
+    a = compose("问题", "zh", "answered", [p], chosen)
+    assert a.text == "其名意为出自神灵的。[1]它通常放在最后一章。[1]"
+    assert a.citations[0].quoted == ("其名意为出自神灵的。", "它通常放在最后一章。")
+
+
 def test_not_found_and_partial_say_so_in_the_question_language():
     p = _passage("甲句。", 0, 1)
     nf = compose("q", "en", "not_found", [p], [])
@@ -450,6 +460,40 @@ def test_a_why_question_answered_by_a_therefore_sentence_quotes_its_cause_first(
     assert with_cause("为什么有葡萄园？", [other], sentences) == [other]
     # The cause already quoted is not quoted twice.
     assert with_cause("为什么畜牧业发达？", [therefore, sentences[0]], sentences) == [therefore, sentences[0]]
+
+
+@pytest.mark.parametrize(
+    "before, first",
+    [
+        ("后来一条兼定受到挑拨，一条军溃败，战死200余人。", "此战奠定了长宗我部元亲在土佐的霸权。"),
+        ("1992年，他调任天津市委副书记。", "次年，他任天津市市长。"),
+        ("2004年，占旭刚第三次参加奥运会，卫冕失败。", "赛后，占旭刚正式结束运动生涯。"),
+        ("韩遂打算逃到蜀地，投靠刘备。", "但成公英反对，建议韩遂投靠羌人。"),
+    ],
+)
+def test_a_sentence_that_points_back_is_quoted_after_what_it_points_to(before, first):
+    from qa.answer import complete, wants_passage
+
+    after = "下一段另有所述。"
+    text = before + first + after
+    p = _passage(text, 0, 1)
+    cuts = [0, len(before), len(before) + len(first), len(text)]
+    sentences = [Sentence(p, cuts[i], cuts[i + 1], [before, first, after][i], ()) for i in range(3)]
+    assert wants_passage("问？", [sentences[1]])
+    assert [s.text for s in complete("问？", [sentences[1]], sentences)] == [before, first]
+    # A sentence that stands alone, or whose sentence before is already quoted, is left as it is.
+    assert not wants_passage("问？", [sentences[0]])
+    assert complete("问？", [sentences[0]], sentences) == [sentences[0]]
+    assert complete("问？", [sentences[1], sentences[0]], sentences) == [sentences[1], sentences[0]]
+
+
+def test_words_that_only_look_like_pointing_back_do_not_pull_the_sentence_before():
+    from qa.answer import needs_antecedent
+
+    p = _passage("其他企业也来了。此外还有展会。", 0, 1)
+    # 他/她/其/该 mostly point to the article's subject, which the source card names.
+    for text in ("其他企业也来了。", "此外还有展会。", "湖南自贸区涵盖三大片区。", "她曾获得10次冠军。", "该银行创立于1957年。"):
+        assert not needs_antecedent("问？", [Sentence(p, 0, len(text), text, ())])
 
 
 def test_a_clause_cut_at_a_semicolon_is_quoted_to_the_end_of_its_sentence():

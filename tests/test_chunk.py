@@ -58,7 +58,7 @@ def test_sentence_spans_split_chinese_punctuation():
         # "》节目中第一次于公开场合演唱。" and "‧台北‧我》是张雨生发行的…").
         ("她在《CDTV×Sacas！》节目中第一次演唱。后来又唱。", ["她在《CDTV×Sacas！》节目中第一次演唱。", "后来又唱。"]),
         ("《卡拉OK.LIVE！‧台北‧我》是第六张专辑。下一句。", ["《卡拉OK.LIVE！‧台北‧我》是第六张专辑。", "下一句。"]),
-        ("为组合（包括TOKIO、Hey! Say! JUMP）出版。社长是她。", ["为组合（包括TOKIO、Hey! Say! JUMP）出版。", "社长是她。"]),
+        ("组合（TOKIO、Hey! Say! JUMP）出版。社长是她。", ["组合（TOKIO、Hey! Say! JUMP）出版。", "社长是她。"]),
         ("见《通知》（2020年。修订）。下一句。", ["见《通知》（2020年。修订）。", "下一句。"]),
         # An unclosed mark does not hold the rest of the line in one sentence.
         ("未闭合（括号。下一句。", ["未闭合（括号。", "下一句。"]),

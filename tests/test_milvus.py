@@ -201,7 +201,8 @@ def test_arrays_longer_than_a_query_page_read_back_whole_and_a_lost_part_means_a
             store.open_store(s).load()
         again, report = open_or_build(s, HashingEmbedder())
         assert report.rebuilt and again.version != shared.version
-        assert np.array_equal(np.asarray(again.arrays["sentence_vectors"]), np.asarray(local.arrays["sentence_vectors"]))
+        vectors = np.asarray(again.arrays["sentence_vectors"])
+        assert np.array_equal(vectors, np.asarray(local.arrays["sentence_vectors"]))
     finally:
         store_milvus.close(str(uri))
 

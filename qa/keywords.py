@@ -76,6 +76,11 @@ NAME_TAGS = frozenset(("nr", "ns", "nt", "nz", "nrt", "nrfg"))
 _TOPIC_TAGS = ("n", "nr", "ns", "nt", "nz", "nrt", "vn", "l", "eng", "j", "i")
 
 
+# A word that holds a question word asks rather than names a topic: jieba tags 哪些地方 and 多长
+# as nouns, and "the documents do not mention 哪些地方" was said of questions they answer.
+_ASKING = re.compile(r"[哪几谁]|多少|什么|多[长大久高远重宽深]")
+
+
 def topic_words(text: str) -> list[str]:
     """The question's topic words (nouns and names), lower-cased, without stopwords."""
     import jieba.posseg as pseg
@@ -83,6 +88,8 @@ def topic_words(text: str) -> list[str]:
     out = []
     for w in pseg.lcut(text.lower()):
         word = w.word.strip()
+        if w.flag not in NAME_TAGS and _ASKING.search(word):  # a name may hold one: 几内亚
+            continue
         if word and w.flag in _TOPIC_TAGS and word not in STOPWORDS | ANSWER_TYPES and _WORD.search(word):
             if word.isascii() and len(word) == 1:
                 continue

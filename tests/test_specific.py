@@ -71,6 +71,17 @@ def test_which_words_are_not_topics_and_numbers_match_whole():
     assert keyword_coverage(question, "1992年4月，任区长", bm25) > keyword_coverage(question, "1984年3月，任主任", bm25)
 
 
+def test_a_word_that_asks_is_never_reported_as_a_missing_topic():
+    from qa.keywords import topic_words
+
+    # jieba tags these as nouns; a partial answer said "the documents do not mention 哪些地方".
+    assert topic_words("哪些地方种植黄蝉？") == ["黄蝉"]
+    assert topic_words("新加坡有哪几个商信？") == ["新加坡", "商信"]
+    assert topic_words("这条路有多长？") == ["路"]
+    # A name that holds a question word is still a name.
+    assert topic_words("几内亚的首都是哪里？") == ["几内亚"]
+
+
 def test_a_name_every_passage_of_one_document_carries_still_singles_that_document_out(settings, fake_embedder):
     """株洲 in most candidates (a page about Zhuzhou) favours no passage of that page, but in a
     collection it still tells the page from the laws around it that never name Zhuzhou."""

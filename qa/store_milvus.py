@@ -254,15 +254,14 @@ class MilvusStore:
         name = self._collection()
         return name[len(self.alias) + 1 :] if name else None
 
-    def _blob_names(self, meta: str) -> list[str]:
-        rows = self.client.query(meta, filter="part == 0", output_fields=["name"], limit=16_384)
-        return sorted(r["name"] for r in rows)
-
-    def _blob(self, meta: str, name: str) -> bytes:
+    def _blob(self, meta: str, name: str, count: int | None = None) -> bytes:
         """One blob, its parts read a page at a time: the sentence vectors of a large collection
-        are hundreds of MB, more than one gRPC message holds."""
+        are hundreds of MB, more than one gRPC message holds. `count`, the number of parts the
+        layout recorded, makes a lost part, the last one too, a damaged index; without it (the
+        layout and the manifest themselves, a few parts each) the parts present are counted."""
         flt = f"name == {json.dumps(name)}"
-        count = len(self.client.query(meta, filter=flt, output_fields=["part"], limit=16_384))
+        if count is None:
+            count = len(self.client.query(meta, filter=flt, output_fields=["part"], limit=16_384))
         if not count:
             raise KeyError(name)
         parts: list[dict[str, Any]] = []
@@ -314,19 +313,19 @@ class MilvusStore:
             for c in (name, f"{name}_m"):
                 self.client.load_collection(c)
             meta = f"{name}_m"
+            layout = json.loads(self._blob(meta, "json:layout"))
+            if "parts" not in layout:  # written before arrays were blobs with counted parts: rebuild
+                raise IndexUnreadable(f"index {name} in Milvus has an older layout")
             blobs: dict[str, Any] = {}
             arrays: dict[str, np.ndarray] = {}
-            for blob in self._blob_names(meta):
+            for blob, count in layout["parts"].items():
                 kind, _, key = blob.partition(":")
-                raw = self._blob(meta, blob)
+                raw = self._blob(meta, blob, count)
                 if kind == "json":
                     blobs[key] = json.loads(raw)
                 else:
                     arrays[key] = np.load(io.BytesIO(raw), allow_pickle=False)
             manifest = blobs.pop("manifest")
-            layout = blobs.pop("layout")
-            if "sentence_vectors" not in arrays:  # written before sentences were a blob: rebuild
-                raise IndexUnreadable(f"index {name} in Milvus has an older layout")
             fields = ["row", "chunk_id", "doc", "title", "section", "heading", "start", "end", "page", "text"]
             rows = self._paged(name, fields, int(manifest["chunks"]), "row")
             chunks = tuple(
@@ -438,7 +437,8 @@ class MilvusStore:
         self._insert(name, rows)
         return list(dense), list(sparse_rows)
 
-    def _write_meta(self, name: str, blobs: dict[str, bytes]) -> None:
+    def _write_meta(self, name: str, blobs: dict[str, list[str]]) -> None:
+        """Each blob's parts (`_pack`) as rows of a new collection."""
         c = self.client
         schema = c.create_schema(auto_id=False)
         schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=600)
@@ -451,8 +451,8 @@ class MilvusStore:
         self._create(name, schema, index)
         rows = [
             {"key": f"{blob}#{i:05d}", "name": blob, "part": i, "data": part, "unused": [1.0, 0.0]}
-            for blob, data in blobs.items()
-            for i, part in enumerate(_pack(data))
+            for blob, parts in blobs.items()
+            for i, part in enumerate(parts)
         ]
         self._insert(name, rows)
 
@@ -477,18 +477,22 @@ class MilvusStore:
             dense, sparse_fields = self._write_chunks(name, chunks, vectors, arrays, approximate)
             arrays.setdefault("sentence_spans", np.zeros((0, 3), np.int64))
             arrays.setdefault("sentence_vectors", np.zeros((0, vectors.shape[1]), np.float16))
-            layout = {"dense": dense, "sparse": sparse_fields, "approximate": approximate}
             full = {**manifest, "format": FORMAT_VERSION, "chunks": len(chunks), "arrays": sorted(arrays)}
-            meta: dict[str, bytes] = {
-                "json:manifest": json.dumps(full, ensure_ascii=False).encode("utf-8"),
-                "json:layout": json.dumps(layout).encode("utf-8"),
-            }
+            meta: dict[str, bytes] = {"json:manifest": json.dumps(full, ensure_ascii=False).encode("utf-8")}
             for key, obj in (blobs or {}).items():
                 meta[f"json:{key}"] = json.dumps(obj, ensure_ascii=False).encode("utf-8")
             for key, arr in arrays.items():
                 if key not in AS_FIELDS:
                     meta[f"npy:{key}"] = _npy(arr)
-            self._write_meta(f"{name}_m", meta)
+            packed = {key: _pack(data) for key, data in meta.items()}
+            layout = {
+                "dense": dense,
+                "sparse": sparse_fields,
+                "approximate": approximate,
+                "parts": {key: len(parts) for key, parts in packed.items()},
+            }
+            packed["json:layout"] = _pack(json.dumps(layout).encode("utf-8"))
+            self._write_meta(f"{name}_m", packed)
         except BaseException:
             self._drop([name, f"{name}_m"])  # a killed process leaves them to _prune
             raise

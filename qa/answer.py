@@ -180,16 +180,16 @@ def _key(s: Sentence) -> tuple[str, int]:
     return (s.passage.chunk.doc_id, s.start)
 
 
-def with_cause(question: str, chosen: list[Sentence], passage_sentences: list[Sentence]) -> list[Sentence]:
+def with_antecedent(question: str, chosen: list[Sentence], passage_sentences: list[Sentence]) -> list[Sentence]:
     """When `needs_antecedent`, the sentence before the first chosen one (its cause, or what it
     points back to) goes in front, from `passage_sentences` (the sentences of the first chosen
     sentence's passage). On the CMRC trial set, pointing back: see the README."""
     if not needs_antecedent(question, chosen):
         return chosen
-    cause = next((s for s in passage_sentences if not s.is_heading and adjacent(s, chosen[0])), None)
-    if cause is None or _key(cause) in {_key(c) for c in chosen}:
+    before = next((s for s in passage_sentences if not s.is_heading and adjacent(s, chosen[0])), None)
+    if before is None or _key(before) in {_key(c) for c in chosen}:
         return chosen
-    return [cause, *chosen]
+    return [before, *chosen]
 
 
 # A unit that ends in a semicolon is a clause: the sentence goes on ("…圆形黑斑；" is one of the
@@ -239,7 +239,7 @@ def wants_passage(question: str, chosen: list[Sentence]) -> bool:
 def complete(question: str, chosen: list[Sentence], passage_sentences: list[Sentence]) -> list[Sentence]:
     """The chosen sentences with what they cannot stand without: a consequence's cause before
     it, a clause's end after it."""
-    return whole_sentences(with_cause(question, chosen, passage_sentences), passage_sentences)
+    return whole_sentences(with_antecedent(question, chosen, passage_sentences), passage_sentences)
 
 
 def answer_type_bonus(question: str, sentence: str) -> float:

@@ -445,7 +445,7 @@ def test_a_question_anchored_on_a_date_favours_the_sentence_with_that_date():
 
 
 def test_a_why_question_answered_by_a_therefore_sentence_quotes_its_cause_first():
-    from qa.answer import with_cause
+    from qa.answer import with_antecedent
 
     parts = ["吉斯伯恩有长时间的日照，肥沃的土壤和河川带来丰富的水源；", "因此，畜牧业发达；", "当地还有葡萄园。"]
     text = "".join(parts)
@@ -453,13 +453,13 @@ def test_a_why_question_answered_by_a_therefore_sentence_quotes_its_cause_first(
     cuts = [0, len(parts[0]), len(parts[0]) + len(parts[1]), len(text)]
     sentences = [Sentence(p, cuts[i], cuts[i + 1], parts[i], ()) for i in range(3)]
     therefore, other = sentences[1], sentences[2]
-    assert [s.text for s in with_cause("为什么吉斯伯恩的畜牧业发达？", [therefore], sentences)] == parts[:2]
-    assert [s.text for s in with_cause("Why is farming strong there?", [therefore, other], sentences)] == parts
+    assert [s.text for s in with_antecedent("为什么吉斯伯恩的畜牧业发达？", [therefore], sentences)] == parts[:2]
+    assert [s.text for s in with_antecedent("Why is farming strong there?", [therefore, other], sentences)] == parts
     # Not a why-question, or a sentence that is not a consequence: unchanged.
-    assert with_cause("吉斯伯恩的畜牧业怎么样？", [therefore], sentences) == [therefore]
-    assert with_cause("为什么有葡萄园？", [other], sentences) == [other]
+    assert with_antecedent("吉斯伯恩的畜牧业怎么样？", [therefore], sentences) == [therefore]
+    assert with_antecedent("为什么有葡萄园？", [other], sentences) == [other]
     # The cause already quoted is not quoted twice.
-    assert with_cause("为什么畜牧业发达？", [therefore, sentences[0]], sentences) == [therefore, sentences[0]]
+    assert with_antecedent("为什么畜牧业发达？", [therefore, sentences[0]], sentences) == [therefore, sentences[0]]
 
 
 @pytest.mark.parametrize(

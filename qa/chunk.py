@@ -25,21 +25,17 @@ _INSIDE = re.compile("[" + re.escape("".join(_OPENS) + "".join(_OPENS.values()))
 def _inside_marks(text: str, line_start: int, at: int, line_end: int) -> bool:
     """`at` lies inside a title or parenthesis that opened earlier on its line and closes later
     on it (an unclosed mark, a typo or a cut line, does not hold a sentence open)."""
-    stack: list[str] = []
-    for m in _INSIDE.finditer(text, line_start, at):
+    stack: list[str] = []  # the closing marks awaited, innermost last
+    depth = 0  # how many were open at `at`, once the scan has passed it
+    for m in _INSIDE.finditer(text, line_start, line_end):
+        if not depth and m.start() >= at:
+            if not stack:
+                return False
+            depth = len(stack)
         ch = m.group()
         if ch in _OPENS:
             stack.append(_OPENS[ch])
         elif stack and ch == stack[-1]:
-            stack.pop()
-    if not stack:
-        return False
-    depth = len(stack)
-    for m in _INSIDE.finditer(text, at, line_end):
-        ch = m.group()
-        if ch in _OPENS:
-            stack.append(_OPENS[ch])
-        elif ch == stack[-1]:
             stack.pop()
             if len(stack) < depth:
                 return True

@@ -522,6 +522,52 @@ def test_a_clause_cut_at_a_semicolon_is_quoted_to_the_end_of_its_sentence():
     assert [s.text for s in complete("为什么船停了？", [b[1]], b)] == because
 
 
+def _units(parts: list[str]) -> list[Sentence]:
+    """Sentences of one passage made of `parts` in order (a part may hold white space after it)."""
+    p = _passage("".join(parts), 0, 1)
+    out, at = [], 0
+    for part in parts:
+        out.append(Sentence(p, at, at + len(part.rstrip()), part.rstrip(), ()))
+        at += len(part)
+    return out
+
+
+def test_a_sentence_that_opens_a_quotation_is_quoted_to_its_close():
+    from qa.answer import MAX_QUOTATION, complete, whole_sentences
+
+    parts = ["词典解释暴发户为：“一个人迅速获得财富。", "通常使用时，含义即不适应新的社会地位。”", "另一句。"]
+    u = _units(parts)
+    assert [s.text for s in whole_sentences([u[0]], u)] == parts[:2]
+    assert [s.text for s in complete("词典怎么解释暴发户？", [u[0]], u)] == parts[:2]
+    # A closed quotation, 「」 as well, is a whole sentence; one never closed stops after MAX_QUOTATION more.
+    closed = _units(["他说：“好。”", "又一句。"])
+    assert whole_sentences([closed[0]], closed) == [closed[0]]
+    corner = _units(["他称「甲。", "乙」。", "丙。"])
+    assert [s.text for s in whole_sentences([corner[0]], corner)] == ["他称「甲。", "乙」。"]
+    endless = _units(["他说：“起。"] + ["又。"] * (MAX_QUOTATION + 3))
+    assert len(whole_sentences([endless[0]], endless)) == MAX_QUOTATION + 1
+
+
+def test_a_how_why_or_which_ones_question_brings_the_next_sentence_of_the_paragraph():
+    from qa.answer import complete, wants_passage
+
+    u = _units(["印度野驴与非洲野驴有些分别。", "牠们的毛多呈沙色。", "背上有深褐色斑纹。\n", "另一段。"])
+    for q in ("印度野驴与非洲野驴有哪些分别？", "两者怎样区分？", "Why do they differ?", "How do they differ?"):
+        assert wants_passage(q, [u[0]])
+        assert complete(q, [u[0]], u) == [u[0], u[1]]
+    # Right after the leading sentence, before the other chosen ones; a leading run of adjacent
+    # sentences (a cause and its consequence) already tells its account.
+    assert complete("有哪些分别？", [u[1], u[3]], u) == [u[1], u[2], u[3]]
+    assert complete("有哪些分别？", [u[0], u[1], u[3]], u) == [u[0], u[1], u[3]]
+    # Not across a paragraph break, and not twice.
+    assert complete("有哪些分别？", [u[2]], u) == [u[2]]
+    assert complete("有哪些分别？", [u[0], u[2], u[1]], u) == [u[0], u[2], u[1]]
+    # A question for one fact (who, where, how many) keeps its one sentence.
+    for q in ("印度野驴生活在哪里？", "印度野驴有多少只？", "How many wild asses are there?", "How large is it?"):
+        assert not wants_passage(q, [u[0]])
+        assert complete(q, [u[0]], u) == [u[0]]
+
+
 @pytest.mark.parametrize(
     "question,opening",
     [

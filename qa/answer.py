@@ -215,7 +215,8 @@ def _unfinished(text: str, added: int) -> bool:
     return _open_quotation(text) and added < MAX_QUOTATION
 
 
-def cut_at_clause(chosen: list[Sentence]) -> bool:
+def stops_short(chosen: list[Sentence]) -> bool:
+    """A chosen unit stops mid-sentence (at a semicolon) or mid-quotation."""
     return any(_unfinished(s.text, 0) for s in chosen if not s.is_heading)
 
 
@@ -226,7 +227,7 @@ def whole_sentences(chosen: list[Sentence], passage_sentences: list[Sentence]) -
     chosen sentences' passages): a quote stops where its sentence or quotation stops, not
     mid-description. On the CMRC trial set the clauses changed 43 answers and completed 6 (none
     lost); quotations: see the README."""
-    if not cut_at_clause(chosen):
+    if not stops_short(chosen):
         return chosen
     pool = [t for t in passage_sentences if not t.is_heading]
     out: list[Sentence] = []
@@ -289,7 +290,7 @@ def with_continuation(question: str, chosen: list[Sentence], passage_sentences: 
 
 def wants_passage(question: str, chosen: list[Sentence]) -> bool:
     """The chosen sentences need other sentences of their passages (`complete`)."""
-    return needs_antecedent(question, chosen) or cut_at_clause(chosen) or (bool(chosen) and asks_account(question))
+    return needs_antecedent(question, chosen) or stops_short(chosen) or (bool(chosen) and asks_account(question))
 
 
 def complete(question: str, chosen: list[Sentence], passage_sentences: list[Sentence]) -> list[Sentence]:

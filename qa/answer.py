@@ -119,6 +119,10 @@ _DATE_ANCHOR = re.compile(r"\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?")
 # Larger than the answer-type bonus: an exact date is an exact match, where the shortlist's
 # similarities (late-chunked) favour every sentence of the best-matching passage alike.
 DATE_ANCHOR_BONUS = 0.5
+# A sentence holding the name the question asks about (name_bonuses), as much as the kind of answer.
+NAME_BONUS = ANSWER_TYPE_BONUS
+# Above this share of the candidate sentences holding it, a name singles none out.
+NAMED_SHARE = 0.5
 
 
 # "What else is it called?" is answered by the sentence that gives another name (又名…, 别称…),
@@ -317,10 +321,26 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
-def sentence_scores(keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: str = "") -> list[float]:
+def name_bonuses(names: tuple[str, ...], sentences: list[Sentence]) -> np.ndarray:
+    """NAME_BONUS for each sentence that holds a name the question asks about, when that name
+    singles sentences out (at most NAMED_SHARE of the candidates hold it).
+
+    Asked "What will Chenzhou focus on?", the sentences with 重点 ("focus") about Zhuzhou
+    outscored the one that says what 郴州 stresses: the cross-lingual model matches "focus on"
+    to 为重点 and knows nothing of the name. The place, person or law asked about is what the
+    quoted sentence must be about."""
+    texts = [s.text for s in sentences]
+    specific = [n for n in names if 0 < sum(n in t for t in texts) <= len(texts) * NAMED_SHARE]
+    return np.array([NAME_BONUS if any(n in t for n in specific) else 0.0 for t in texts])
+
+
+def sentence_scores(
+    keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: str = "", names: tuple[str, ...] = ()
+) -> list[float]:
     """Rank-free score per sentence: similarity (scaled within the candidates, per model, since
     scales differ by model and language) blended with keyword coverage, plus a bonus when the
-    sentence holds the kind of answer asked for (a date, a number)."""
+    sentence holds the kind of answer asked for (a date, a number) and one when it holds the
+    name asked about."""
     if not sentences:
         return []
     sims = np.array([s.sims for s in sentences], dtype=np.float64).reshape(len(sentences), -1)
@@ -331,17 +351,19 @@ def sentence_scores(keywords: Keywords, sentences: list[Sentence], bm25: BM25, q
     # "科技创新券的申领时间到什么时候": its title and heading count as its context.
     contexts = [f"{s.passage.chunk.title}{s.passage.chunk.section}{s.text}" for s in sentences]
     cover = np.array(keyword_coverages(keywords, contexts, bm25))
-    bonus = np.array([answer_type_bonus(question, s.text) for s in sentences])
+    bonus = np.array([answer_type_bonus(question, s.text) for s in sentences]) + name_bonuses(names, sentences)
     return list(DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * cover + bonus)
 
 
-def select(keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: str = "") -> list[Sentence]:
+def select(
+    keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: str = "", names: tuple[str, ...] = ()
+) -> list[Sentence]:
     """The sentence that answers best first, then at most MAX_SENTENCES - 1 other well-supported
     sentences in reading order of their passages. A reader takes the first sentence for the
     answer: general context ("湖南自贸区涵盖长沙、岳阳、郴州三大片区…") in front of the
     sentence about 郴州 buried it."""
     body = [s for s in sentences if not s.is_heading]
-    scores = sentence_scores(keywords, body, bm25, question)
+    scores = sentence_scores(keywords, body, bm25, question, names)
     if not scores:
         return []
     best = max(scores)
@@ -352,7 +374,7 @@ def select(keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: 
     # A heading that outscores every sentence leads the answer ("提出7大领域121项制度创新试验任务"),
     # but never takes a sentence's place: it sums its section up, the sentences give the detail.
     if len(body) < len(sentences):
-        joint = sentence_scores(keywords, sentences, bm25, question)
+        joint = sentence_scores(keywords, sentences, bm25, question, names)
         top = max(range(len(sentences)), key=lambda i: joint[i])
         if sentences[top].is_heading:
             chosen.insert(0, sentences[top])
@@ -383,9 +405,11 @@ def _run_around(best: Sentence, rest: list[Sentence]) -> list[Sentence]:
     return run
 
 
-def shortlist(keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: str, n: int) -> list[Sentence]:
+def shortlist(
+    keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: str, n: int, names: tuple[str, ...] = ()
+) -> list[Sentence]:
     """The `n` best-scoring sentences, in their original order."""
-    scores = sentence_scores(keywords, sentences, bm25, question)
+    scores = sentence_scores(keywords, sentences, bm25, question, names)
     best = sorted(range(len(sentences)), key=lambda i: -scores[i])[:n]
     return [sentences[i] for i in sorted(best)]
 

@@ -115,7 +115,9 @@ _CALENDAR = frozenset(
 )
 
 
-def _name_runs(text: str) -> list[list[str]]:
+def name_runs(text: str) -> list[list[str]]:
+    """An English question's runs of capitalised words (not its first word, calendar words
+    and stopwords left out): the names and places it is about."""
     skip = STOP | _CALENDAR
     runs = [[w for w in r.split() if w.lower() not in skip] for r in _NAME_RUN.findall(text.strip())]
     return [run for run in runs if run]
@@ -123,7 +125,7 @@ def _name_runs(text: str) -> list[list[str]]:
 
 def _known_runs(text: str, retriever: Retriever, context: str) -> list[tuple[list[str], bool]]:
     """The question's name runs, each with whether the passages hold it as a whole."""
-    return [(run, _known(" ".join(run), retriever, context)) for run in _name_runs(text)]
+    return [(run, _known(" ".join(run), retriever, context)) for run in name_runs(text)]
 
 
 def _known(name: str, retriever: Retriever, context: str) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from qa import answer as answering
-from qa.answerability import Calibration, Evidence
+from qa.answerability import Calibration, Evidence, name_runs
 from qa.chat import BadQuestion, Turn, clean_question, resolve_across, resolve_followup, split_turns
 from qa.embed import Embedder, Remembered, load_crosslingual, load_embedder, load_latent
 from qa.indexer import BuildReport, Progress, open_or_build, open_stale
@@ -71,6 +71,32 @@ class _Gathered:
     evidence: Evidence
     retriever: Retriever
     timings: dict[str, float]
+
+
+def quoted_names(q: Query, retriever: Retriever) -> tuple[str, ...]:
+    """The names a quoted sentence should hold (answer.name_bonuses): the Chinese names of an
+    English question's capitalised names ("Chenzhou" -> 郴州, through the glossary's pinyin).
+    A Chinese question's names are among its words, weighed by their IDF in the sentence's
+    keyword coverage; an English question reaches a sentence through the cross-lingual model,
+    which matches "focus on" to 为重点 and knows nothing of 郴州. Only names the user typed:
+    the expansion's name-tagged words come from common words too (session 8 measured them)."""
+    if q.lang != "en":
+        return ()
+    # Only a name whose reading is what the user typed: the glossary's glosses also map "African"
+    # to 中非 and "Tonkin" to 东京 (Tokyo), which took quotes to sentences about something else.
+    phrases = retriever.glossary.phrases
+    found = []
+    for run in name_runs(q.text):
+        typed = "".join(run).lower()
+        found += [t for t in sorted(phrases.get(" ".join(run).lower(), ())) if _spelled(t) == typed]
+    return tuple(dict.fromkeys(found))
+
+
+def _spelled(name: str) -> str:
+    """A Chinese name's plain pinyin as one lower-case word (郴州 -> chenzhou, 潘才良 -> pancailiang)."""
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(name)).lower()
 
 
 def in_context(s: answering.Sentence) -> str:
@@ -230,10 +256,11 @@ class Engine:
         every sentence of the collection at index time, which tripled indexing."""
         n = self.settings.rescore
         body = [s for s in candidates if not s.is_heading]
-        short = answering.shortlist(query.keywords, body, retriever.bm25, question, n)
+        named = quoted_names(query, retriever)
+        short = answering.shortlist(query.keywords, body, retriever.bm25, question, n, named)
         # A heading that would make the shortlist joins it without taking a sentence's place:
         # the answerability evidence reads the sentences alone, as it was calibrated.
-        best = answering.shortlist(query.keywords, candidates, retriever.bm25, question, n)
+        best = answering.shortlist(query.keywords, candidates, retriever.bm25, question, n, named)
         short += [s for s in best if s.is_heading]
         if not short:
             return candidates  # rescoring off: the stored (late-chunked) similarities
@@ -307,7 +334,8 @@ class Engine:
         chosen: list[answering.Sentence] = []
         coverage = ""
         if outcome != "not_found":
-            chosen = answering.select(g.query.keywords, g.sentences, g.retriever.bm25, g.resolved.searched_for)
+            named = quoted_names(g.query, g.retriever)
+            chosen = answering.select(g.query.keywords, g.sentences, g.retriever.bm25, g.resolved.searched_for, named)
             if answering.wants_passage(g.resolved.searched_for, chosen):
                 passages = list({s.passage.chunk.chunk_id: s.passage for s in chosen}.values())
                 around = answering.candidate_sentences(

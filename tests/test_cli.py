@@ -60,6 +60,7 @@ def answers(env: dict[str, str]) -> dict[str, dict]:
         "heading-zh": "总体方案提出了多少项制度创新试验任务？",
         "heading-en": "How many institutional innovation tasks does the overall plan set out?",
         "partial-en": "What did Governor Xu Dazhe say about the Zhuzhou FTZ?",
+        "chenzhou-en": "What will Chenzhou focus on?",
         # Only stdin can carry a NUL byte or a 100,000-character question.
         "nul": "\x00\x00",
         "huge": "岳" * 100_000,
@@ -97,6 +98,14 @@ def test_ask_yueyang_in_english_cites_the_same_passage(answers):
     zh_cited = {s["start"] for s in zh["sources"] if s["n"] is not None and "岳阳突出临港经济" in s["text"]}
     en_cited = {s["start"] for s in en["sources"] if s["n"] is not None and "岳阳突出临港经济" in s["text"]}
     assert zh_cited and zh_cited == en_cited
+
+
+def test_an_english_question_about_a_named_place_is_answered_first_by_the_sentence_that_names_it(answers):
+    """Issue 11: "What will Chenzhou focus on?" quoted the sentences about Zhuzhou's 重点 first."""
+    out = answers["chenzhou-en"]
+    assert out["answered"], out["answer"]
+    first = out["answer"].removeprefix("From the Chinese sources:").strip()
+    assert first.startswith("郴州突出湘港澳直通"), out["answer"]
 
 
 def test_an_english_answer_carries_a_gist_per_quoted_sentence_and_a_chinese_one_none(answers):

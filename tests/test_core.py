@@ -522,6 +522,31 @@ def test_a_clause_cut_at_a_semicolon_is_quoted_to_the_end_of_its_sentence():
     assert [s.text for s in complete("为什么船停了？", [b[1]], b)] == because
 
 
+def test_a_sentence_holding_the_name_asked_about_is_favoured_when_the_name_singles_it_out():
+    from qa.answer import NAME_BONUS, name_bonuses
+
+    u = _units(["株洲以对接长沙片区为重点。", "郴州突出湘港澳直通。", "岳阳突出临港经济。", "郴州片区也有重点。"])
+    assert list(name_bonuses(("郴州",), u[:3])) == [0.0, NAME_BONUS, 0.0]
+    # A name most candidates hold singles none out; no names, no bonus.
+    assert not name_bonuses(("郴州",), [u[1], u[3], u[0]]).any()
+    assert not name_bonuses((), u).any()
+
+
+def test_only_names_the_user_spelled_in_pinyin_steer_the_quote():
+    """The glossary also maps "Tonkin" to 东京 and "African" to 中非: such names took quotes to
+    sentences about something else (English CMRC sample)."""
+    from types import SimpleNamespace
+
+    from qa.crosslingual import Glossary
+    from qa.engine import quoted_names
+
+    g = Glossary.from_json({"phrases": {"chenzhou": ["郴州"], "tonkin": ["东京"], "pan cailiang": ["潘才良"]}})
+    retriever = SimpleNamespace(glossary=g)
+    en = SimpleNamespace(lang="en", text="What did Pan Cailiang say Chenzhou will do near Tonkin?")
+    assert quoted_names(en, retriever) == ("潘才良", "郴州")
+    assert quoted_names(SimpleNamespace(lang="zh", text="郴州的重点？"), retriever) == ()
+
+
 def _units(parts: list[str]) -> list[Sentence]:
     """Sentences of one passage made of `parts` in order (a part may hold white space after it)."""
     p = _passage("".join(parts), 0, 1)

@@ -17,6 +17,7 @@ from qa import answer as answering
 from qa.answerability import Calibration, Evidence, name_runs
 from qa.chat import BadQuestion, Turn, clean_question, resolve_across, resolve_followup, split_turns
 from qa.embed import Embedder, Remembered, load_crosslingual, load_embedder, load_latent
+from qa.gist import romanise
 from qa.indexer import BuildReport, Progress, open_or_build, open_stale
 from qa.lang import detect_lang, message
 from qa.load import remove_document
@@ -71,6 +72,7 @@ class _Gathered:
     evidence: Evidence
     retriever: Retriever
     timings: dict[str, float]
+    named: tuple[str, ...]  # quoted_names: worked out once, read by the shortlist and the choice
 
 
 def quoted_names(q: Query, retriever: Retriever) -> tuple[str, ...]:
@@ -88,15 +90,13 @@ def quoted_names(q: Query, retriever: Retriever) -> tuple[str, ...]:
     found = []
     for run in name_runs(q.text):
         typed = "".join(run).lower()
-        found += [t for t in sorted(phrases.get(" ".join(run).lower(), ())) if _spelled(t) == typed]
+        found += [t for t in sorted(phrases.get(" ".join(run).lower(), ())) if spelled(t) == typed]
     return tuple(dict.fromkeys(found))
 
 
-def _spelled(name: str) -> str:
-    """A Chinese name's plain pinyin as one lower-case word (郴州 -> chenzhou, 潘才良 -> pancailiang)."""
-    from pypinyin import lazy_pinyin
-
-    return "".join(lazy_pinyin(name)).lower()
+def spelled(name: str) -> str:
+    """A Chinese name as the gist romanises it, one lower-case word (郴州 -> chenzhou)."""
+    return romanise(name).replace(" ", "").replace("-", "").lower()
 
 
 def in_context(s: answering.Sentence) -> str:
@@ -224,7 +224,8 @@ class Engine:
         candidates = answering.candidate_sentences(
             ranking[:k], stored.arrays["sentence_spans"], rows, stored.arrays["sentence_vectors"], query.e5
         )
-        sentences = self._rescore(query, retriever, resolved.searched_for, candidates)
+        named = quoted_names(query, retriever)
+        sentences = self._rescore(query, retriever, resolved.searched_for, candidates, named)
         said = [s for s in sentences if not s.is_heading]
         if self.settings.rescore:
             # The answerability model was fitted on the EVIDENCE_SENTENCES best candidates embedded
@@ -241,10 +242,15 @@ class Engine:
                 said = [replace(s, sims=(float(v),)) for s, v in zip(said, plain)]
         evidence = Evidence.gather(query, hits[:k], said, retriever, hits[: self.settings.evidence_depth])
         timings = {"embed": (t1 - t0) * 1000, "retrieve": (t2 - t1) * 1000}
-        return _Gathered(stored, rows, resolved, query, ranking, sentences, evidence, retriever, timings)
+        return _Gathered(stored, rows, resolved, query, ranking, sentences, evidence, retriever, timings, named)
 
     def _rescore(
-        self, query: Query, retriever: Retriever, question: str, candidates: list[answering.Sentence]
+        self,
+        query: Query,
+        retriever: Retriever,
+        question: str,
+        candidates: list[answering.Sentence],
+        named: tuple[str, ...] = (),
     ) -> list[answering.Sentence]:
         """The best candidate sentences, each embedded on its own now.
 
@@ -256,7 +262,6 @@ class Engine:
         every sentence of the collection at index time, which tripled indexing."""
         n = self.settings.rescore
         body = [s for s in candidates if not s.is_heading]
-        named = quoted_names(query, retriever)
         short = answering.shortlist(query.keywords, body, retriever.bm25, question, n, named)
         # A heading that would make the shortlist joins it without taking a sentence's place:
         # the answerability evidence reads the sentences alone, as it was calibrated.
@@ -334,8 +339,7 @@ class Engine:
         chosen: list[answering.Sentence] = []
         coverage = ""
         if outcome != "not_found":
-            named = quoted_names(g.query, g.retriever)
-            chosen = answering.select(g.query.keywords, g.sentences, g.retriever.bm25, g.resolved.searched_for, named)
+            chosen = answering.select(g.query.keywords, g.sentences, g.retriever.bm25, g.resolved.searched_for, g.named)
             if answering.wants_passage(g.resolved.searched_for, chosen):
                 passages = list({s.passage.chunk.chunk_id: s.passage for s in chosen}.values())
                 around = answering.candidate_sentences(

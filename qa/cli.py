@@ -77,7 +77,10 @@ def _bad_question(exc: BadQuestion, text: str) -> str:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.jsonl:
         # Bytes, decoded line by line: one line of invalid UTF-8 must not end the batch.
-        return ask_jsonl(_engine(settings), sys.stdin.buffer, sys.stdout, args.k, args.doc)
+        engine = _engine(settings)
+        # Loaded before the first line: a model that cannot load is one message, not an error per line.
+        engine.warm()
+        return ask_jsonl(engine, sys.stdin.buffer, sys.stdout, args.k, args.doc)
     if args.question is None:
         print("error: give a question, or --jsonl to read questions from stdin", file=sys.stderr)
         return 2

@@ -22,6 +22,8 @@ import numpy as np
 from qa.settings import DEFAULT_MODEL, Settings
 
 if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
     from qa.latent import LatentTerms
 
 log = logging.getLogger(__name__)
@@ -65,22 +67,56 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, L2-normalised float32 output."""
 
     def __init__(self, model: str, cache_dir: Path, threads: int = 2) -> None:
+        self.name = model
+        self._cache_dir = cache_dir
+        self._threads = threads
+        self._loaded: SentenceTransformer | None = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def _model(self) -> SentenceTransformer:
+        """Loaded at the first encoding, not at construction: an index that is up to date, or a
+        --doc that names no document, is answered without the ~6 s of importing torch and
+        sentence-transformers and reading the weights."""
+        if self._loaded is None:
+            with self._load_lock:
+                if self._loaded is None:
+                    self._loaded = self._load()
+        return self._loaded
+
+    def _load(self) -> SentenceTransformer:
         # Never reach for a model hub: it is unreachable here and must not be needed.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
 
-        torch.set_num_threads(max(1, threads))
-        self.name = model
-        path = self._resolve(model, cache_dir)
+        torch.set_num_threads(max(1, self._threads))
+        path = self._resolve(self.name, self._cache_dir)
         try:
-            self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+            model = SentenceTransformer(path, device="cpu", local_files_only=True)
         except Exception as exc:  # any loader failure becomes one clear message
-            raise RuntimeError(f"cannot load embedding model {model!r} from {path!r} without a network: {exc}") from exc
-        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else None
-        self.dim = int(dim or self._model.get_sentence_embedding_dimension())
-        self._prompts = dict(getattr(self._model, "prompts", {}) or {})
+            raise RuntimeError(
+                f"cannot load embedding model {self.name!r} from {path!r} without a network: {exc}"
+            ) from exc
+        self._prompt_map = dict(getattr(model, "prompts", {}) or {})
+        return model
+
+    @property
+    def _prompts(self) -> dict[str, str]:
+        self._model  # noqa: B018 - the prompts are the loaded model's
+        return self._prompt_map
+
+    def load(self) -> SentenceTransformerEmbedder:
+        """Load the model now (the app does, so its first question does not wait for it)."""
+        self._model  # noqa: B018 - the property loads
+        return self
+
+    @property
+    def dim(self) -> int:
+        m = self._model
+        dim = m.get_embedding_dimension() if hasattr(m, "get_embedding_dimension") else None
+        return int(dim or m.get_sentence_embedding_dimension())
 
     @staticmethod
     def _resolve(model: str, cache_dir: Path) -> str:
@@ -203,10 +239,13 @@ class Remembered:
     def __init__(self, inner: Embedder, size: int = 20_000) -> None:
         self.inner = inner
         self.name = inner.name
-        self.dim = inner.dim
         self.size = size
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim  # read through: the inner model may load only when first used
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self.inner.encode_queries(texts)

@@ -146,6 +146,13 @@ class Engine:
             stored, self.report = open_or_build(settings, self.embedder, self.second, force=rebuild, latent=self.latent)
         self.use(stored)
 
+    def warm(self) -> None:
+        """Load the models now (they load at their first use): the app calls this in the
+        background at start, so its first question does not wait ~6 s for the weights."""
+        self.embedder.encode_queries(["warm"])
+        if self.second is not None:
+            self.second.encode_queries(["warm"])
+
     def use(self, stored: StoredIndex) -> None:
         """Switch to another stored index (all derived state is rebuilt first, then swapped in)."""
         routes = {

@@ -1140,6 +1140,9 @@ def main() -> gr.Blocks:
     settings = Settings.from_env()
     # An index that is only out of date answers at once; the handlers rebuild it in the background.
     engine = Engine(settings, serve_stale=True)
+    # The models load at their first use; here, before serving, so that a model that cannot load
+    # stops the start with its message and the first question does not wait for the weights.
+    engine.warm()
     log.info("index: %s", engine.status())
     demo = build_app(engine, settings)
     launch(demo, settings)

@@ -400,6 +400,20 @@ def test_loads_offline_in_fresh_process(e5_folder: Path, tmp_path: Path) -> None
     assert result.stdout.strip().endswith("(384,)")
 
 
+def test_the_model_loads_at_its_first_use_and_a_missing_one_says_so_there(tmp_path: Path) -> None:
+    """`qa index` on an up-to-date index, or a --doc that names no document, needs no weights:
+    the model is read at the first encoding (the app and `ask --jsonl` load it before serving)."""
+    from qa.embed import Remembered, SentenceTransformerEmbedder
+
+    e = SentenceTransformerEmbedder(str(tmp_path / "no-such-model"), tmp_path)
+    remembered = Remembered(e)
+    assert e._loaded is None and remembered.name == e.name  # constructed without reading anything
+    with pytest.raises(RuntimeError, match="cannot load embedding model .*no-such-model"):
+        e.encode_queries(["株洲"])
+    with pytest.raises(RuntimeError, match="cannot load embedding model"):
+        _ = remembered.dim
+
+
 def _identity(path: Path) -> tuple[int, int]:
     stat = path.stat()
     return stat.st_ino, stat.st_mtime_ns

@@ -176,7 +176,19 @@ def needs_antecedent(question: str, chosen: list[Sentence]) -> bool:
     points back to (_REFERS_BACK)."""
     if not chosen or chosen[0].is_heading:
         return False
-    return needs_cause(question, chosen) or bool(_REFERS_BACK.match(chosen[0].text.lstrip(_QUOTE_MARKS)))
+    first = chosen[0].text
+    return needs_cause(question, chosen) or bool(_REFERS_BACK.match(first.lstrip(_QUOTE_MARKS))) or _refers_inside(first)
+
+
+# "these territories" inside a sentence: "…被立陶宛击败，割让出这些领土给立陶宛和波兰。" cannot say which
+# territories; the sentence before names them.
+_THESE = re.compile(r"(?:这些|上述|前述)(\w{2})")
+
+
+def _refers_inside(sentence: str) -> bool:
+    """The sentence speaks of "these X" (这些/上述/前述) and names no X before: what it means
+    is in the sentence before it. "由十个城堡组成，这些城堡用作…" names them itself."""
+    return any(m.group(1) not in sentence[: m.start()] for m in _THESE.finditer(sentence))
 
 
 def _key(s: Sentence) -> tuple[str, int]:
@@ -275,14 +287,14 @@ def _same_paragraph(a: Sentence, b: Sentence) -> bool:
 
 
 def with_continuation(question: str, chosen: list[Sentence], passage_sentences: list[Sentence]) -> list[Sentence]:
-    """For a question that `asks_account`, a leading sentence quoted alone brings the sentence
-    that follows it in its paragraph: the answering sentence first, the source's next sentence
+    """For a question that `asks_account`, or a leading sentence that `announces` details, a
+    leading sentence quoted alone brings the sentence that follows it in its paragraph: the answering sentence first, the source's next sentence
     (the detail, the rest of the reason) right after it. A leading run of two or more adjacent
     sentences (a cause and its consequence) already tells its account and is left as it is:
     adding to it too quoted what came next in the article (measured on the CMRC trial set, see
     the README)."""
     lead = next((i for i, s in enumerate(chosen) if not s.is_heading), None)
-    if lead is None or not asks_account(question):
+    if lead is None or not (asks_account(question) or announces(chosen[lead].text)):
         return chosen
     if lead + 1 < len(chosen) and adjacent(chosen[lead], chosen[lead + 1]):
         return chosen
@@ -292,9 +304,26 @@ def with_continuation(question: str, chosen: list[Sentence], passage_sentences: 
     return [*chosen[: lead + 1], nxt, *chosen[lead + 1 :]]
 
 
+# A sentence that only announces what comes next: "印度野驴与非洲野驴有些分别。", "其特点如下：".
+_ANNOUNCES = re.compile(r"(?:如下|以下|下列|分别|区别|不同之处|差异|几点|几个方面)[。：:]?$")
+
+
+def announces(sentence: str) -> bool:
+    """The sentence announces the details the next sentence gives; alone it answers nothing."""
+    return bool(_ANNOUNCES.search(sentence.rstrip()))
+
+
 def wants_passage(question: str, chosen: list[Sentence]) -> bool:
     """The chosen sentences need other sentences of their passages (`complete`)."""
-    return needs_antecedent(question, chosen) or stops_short(chosen) or (bool(chosen) and asks_account(question))
+    if not chosen:
+        return False
+    lead = next((s for s in chosen if not s.is_heading), None)
+    return (
+        needs_antecedent(question, chosen)
+        or stops_short(chosen)
+        or asks_account(question)
+        or (lead is not None and announces(lead.text))
+    )
 
 
 def complete(question: str, chosen: list[Sentence], passage_sentences: list[Sentence]) -> list[Sentence]:

@@ -469,6 +469,9 @@ def test_a_why_question_answered_by_a_therefore_sentence_quotes_its_cause_first(
         ("1992年，他调任天津市委副书记。", "次年，他任天津市市长。"),
         ("2004年，占旭刚第三次参加奥运会，卫冕失败。", "赛后，占旭刚正式结束运动生涯。"),
         ("韩遂打算逃到蜀地，投靠刘备。", "但成公英反对，建议韩遂投靠羌人。"),
+        # "these territories" inside the sentence, named in none of it: the sentence before says which.
+        ("最终失去了瓦拉奇、多布罗加及基辅西部的诸属国。", "1362年，蓝帐汗国被立陶宛击败，割让出这些领土给立陶宛。"),
+        ("申请人应当提交身份证明和住址证明。", "上述材料不全的，不予受理。"),
     ],
 )
 def test_a_sentence_that_points_back_is_quoted_after_what_it_points_to(before, first):
@@ -494,6 +497,8 @@ def test_words_that_only_look_like_pointing_back_do_not_pull_the_sentence_before
     # 他/她/其/该 mostly point to the article's subject, which the source card names.
     alone = ("其他企业也来了。", "此外还有展会。", "湖南自贸区涵盖三大片区。")
     alone += ("她曾获得10次冠军。", "该银行创立于1957年。")
+    # "these castles" after the sentence has named the castles itself.
+    alone += ("城市由十个设有护城墙的城堡组成，这些城堡用作礼仪及居住用途。",)
     for text in alone:
         assert not needs_antecedent("问？", [Sentence(p, 0, len(text), text, ())])
 
@@ -587,10 +592,30 @@ def test_a_how_why_or_which_ones_question_brings_the_next_sentence_of_the_paragr
     # Not across a paragraph break, and not twice.
     assert complete("有哪些分别？", [u[2]], u) == [u[2]]
     assert complete("有哪些分别？", [u[0], u[2], u[1]], u) == [u[0], u[2], u[1]]
-    # A question for one fact (who, where, how many) keeps its one sentence.
+    # A question for one fact (who, where, how many) keeps its one sentence ...
     for q in ("印度野驴生活在哪里？", "印度野驴有多少只？", "How many wild asses are there?", "How large is it?"):
-        assert not wants_passage(q, [u[0]])
-        assert complete(q, [u[0]], u) == [u[0]]
+        assert not wants_passage(q, [u[1]])
+        assert complete(q, [u[1]], u) == [u[1]]
+        # ... unless the sentence only announces what the next one says.
+        assert wants_passage(q, [u[0]])
+        assert complete(q, [u[0]], u) == [u[0], u[1]]
+
+
+@pytest.mark.parametrize(
+    "sentence,announces",
+    [
+        ("印度野驴与非洲野驴有些分别。", True),
+        ("其主要特点如下：", True),
+        ("具体措施包括以下几个方面。", True),
+        ("两国的气候差异。", True),
+        ("牠们的毛多呈沙色。", False),
+        ("下列情形除外，应当在三日内报告。", False),  # 下列 inside the sentence: it says its own rule
+    ],
+)
+def test_a_sentence_that_only_announces_details(sentence, announces):
+    from qa.answer import announces as says_more_follows
+
+    assert says_more_follows(sentence) is announces
 
 
 @pytest.mark.parametrize(

@@ -177,7 +177,8 @@ def needs_antecedent(question: str, chosen: list[Sentence]) -> bool:
     if not chosen or chosen[0].is_heading:
         return False
     first = chosen[0].text
-    return needs_cause(question, chosen) or bool(_REFERS_BACK.match(first.lstrip(_QUOTE_MARKS))) or _refers_inside(first)
+    opens_back = bool(_REFERS_BACK.match(first.lstrip(_QUOTE_MARKS)))
+    return needs_cause(question, chosen) or opens_back or _refers_inside(first)
 
 
 # "these territories" inside a sentence: "…被立陶宛击败，割让出这些领土给立陶宛和波兰。" cannot say which
@@ -288,8 +289,9 @@ def _same_paragraph(a: Sentence, b: Sentence) -> bool:
 
 def with_continuation(question: str, chosen: list[Sentence], passage_sentences: list[Sentence]) -> list[Sentence]:
     """For a question that `asks_account`, or a leading sentence that `announces` details, a
-    leading sentence quoted alone brings the sentence that follows it in its paragraph: the answering sentence first, the source's next sentence
-    (the detail, the rest of the reason) right after it. A leading run of two or more adjacent
+    leading sentence quoted alone brings the sentence that follows it in its paragraph: the
+    answering sentence first, the source's next sentence (the detail, the rest of the reason)
+    right after it. A leading run of two or more adjacent
     sentences (a cause and its consequence) already tells its account and is left as it is:
     adding to it too quoted what came next in the article (measured on the CMRC trial set, see
     the README)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.answer_types import ANSWER_TYPE_BONUS, QUOTE_MARKS, answer_type_bonus
 from qa.gist import gist
 from qa.keywords import BM25, word_set
 from qa.lang import message
@@ -102,53 +103,10 @@ def _minmax(xs: np.ndarray) -> np.ndarray:
     return (xs - xs.min()) / span if span > 0 else np.ones_like(xs)
 
 
-# What kind of answer a question wants, and what such an answer contains: a question asking
-# "when" is answered by a sentence with a date, "how many" by one with a number.
-_ASKS_YEAR = re.compile(r"哪一?年|\bwhat year\b|\bwhich year\b", re.I)
-_ASKS_TIME = re.compile(r"什么时候|何时|哪一?天|几月|截止|\bwhen\b|\bwhat (?:date|month)\b|\bdeadline\b", re.I)
-_ASKS_NUMBER = re.compile(r"多少|几[个项家条种大年]|多大|比例|\bhow (?:many|much|large|big)\b|\bpercent", re.I)
-_HAS_YEAR = re.compile(r"\d{4}|[〇一二三四五六七八九十\d]+年|去年|今年|明年")
-# A date, not just a year ("二〇二五年度" names a year; "六月三十日" is a date).
-_HAS_DATE = re.compile(r"[〇一二三四五六七八九十\d]+[月日]")
-_HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[项个家条种大%％亿万]")
-ANSWER_TYPE_BONUS = 0.2
-# A date the question is anchored on ("1992年4月，罗保铭担任什么职务？"): the sentence that
-# holds the same date is the one about that moment of a career or a chronology. Keyword
-# coverage sees only 1992 and 4, which the sentences of every other year share in part.
-_DATE_ANCHOR = re.compile(r"\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?")
-# Larger than the answer-type bonus: an exact date is an exact match, where the shortlist's
-# similarities (late-chunked) favour every sentence of the best-matching passage alike.
-DATE_ANCHOR_BONUS = 0.5
 # A sentence holding the name the question asks about (name_bonuses), as much as the kind of answer.
 NAME_BONUS = ANSWER_TYPE_BONUS
 # Above this share of the candidate sentences holding it, a name singles none out.
 NAMED_SHARE = 0.5
-
-
-# "What else is it called?" is answered by the sentence that gives another name (又名…, 别称…),
-# which shares no word with the question's 别名.
-_ASKS_ALIAS = re.compile(
-    r"别名|别称|又名|又称|俗称|简称|全称|原名|本名|学名|还叫|也叫"
-    r"|\balso (?:called|known)\b|\balias\b|\b(?:other|another) names?\b|\belse\b.*\bcalled\b",
-    re.I,
-)
-_GIVES_ALIAS = re.compile(r"别名|别称|又名|又称|俗称|简称|亦称|也称|也叫|又叫|原名|本名|全称|学名|旧称|古称|亦作|或称")
-# "什么是X？" / "X是什么？" asks for a definition: the sentence that opens with X and goes on to
-# say what it is (X是…, X（…），…, X指…) — an encyclopedia's or a law's defining sentence.
-_ASKS_DEFINITION = re.compile(
-    r"^(?:什么是|何为|何谓)(?P<a>[^的，,？?]{2,20})[？?]?$|^(?P<b>[^的，,？?]{2,20})(?:是什么|指的是什么|是指什么|是什么意思)[？?]?$"
-)
-_SAYS_WHAT = frozenset("（(，,是指为又也亦即：:")
-_QUOTE_MARKS = "“”\"'「」『』《》 "
-
-
-def _defines(question: str, sentence: str) -> bool:
-    m = _ASKS_DEFINITION.match(question.strip())
-    if not m:
-        return False
-    term = (m.group("a") or m.group("b")).strip(_QUOTE_MARKS)
-    head = sentence.lstrip(_QUOTE_MARKS)
-    return len(term) >= 2 and head.startswith(term) and head[len(term) : len(term) + 1] in _SAYS_WHAT
 
 
 _ASKS_WHY = re.compile(r"为什么|为何|何以|原因|\bwhy\b", re.I)
@@ -177,7 +135,7 @@ def needs_antecedent(question: str, chosen: list[Sentence]) -> bool:
     if not chosen or chosen[0].is_heading:
         return False
     first = chosen[0].text
-    opens_back = bool(_REFERS_BACK.match(first.lstrip(_QUOTE_MARKS)))
+    opens_back = bool(_REFERS_BACK.match(first.lstrip(QUOTE_MARKS)))
     return needs_cause(question, chosen) or opens_back or _refers_inside(first)
 
 
@@ -333,23 +291,6 @@ def complete(question: str, chosen: list[Sentence], passage_sentences: list[Sent
     it, the rest of an account after it, a clause's or a quotation's end after it."""
     chosen = with_antecedent(question, chosen, passage_sentences)
     return whole_sentences(with_continuation(question, chosen, passage_sentences), passage_sentences)
-
-
-def answer_type_bonus(question: str, sentence: str) -> float:
-    anchors = _DATE_ANCHOR.findall(question)
-    if anchors and any(re.search(rf"(?<!\d){re.escape(a)}", sentence) for a in anchors):
-        return DATE_ANCHOR_BONUS
-    if _ASKS_ALIAS.search(question):
-        return ANSWER_TYPE_BONUS if _GIVES_ALIAS.search(sentence) else 0.0
-    if _defines(question, sentence):
-        return ANSWER_TYPE_BONUS
-    if _ASKS_YEAR.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_YEAR.search(sentence) else 0.0
-    if _ASKS_TIME.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_DATE.search(sentence) else 0.0
-    if _ASKS_NUMBER.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_NUMBER.search(sentence) else 0.0
-    return 0.0
 
 
 def name_bonuses(names: tuple[str, ...], sentences: list[Sentence]) -> np.ndarray:

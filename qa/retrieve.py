@@ -19,6 +19,7 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
+from qa.answer_types import holds_specific_answer
 from qa.crosslingual import Glossary
 from qa.keywords import BM25, NAME_TAGS, tokenize
 from qa.store import StoredIndex
@@ -27,6 +28,8 @@ from qa.store import StoredIndex
 TOP_FEATURES = 256
 # A text's latent-term vector as computed (qa.latent): feature ids and values, strongest first.
 ROW = np.dtype([("idx", "<i4", (TOP_FEATURES,)), ("val", "<f4", (TOP_FEATURES,))])
+
+
 def feature_matrix(rows: np.ndarray, features: int) -> sparse.csr_matrix:
     """(features x texts) sparse matrix of ROW records: a question touches only the rows of its
     own few hundred features, never every stored text."""
@@ -224,6 +227,17 @@ class Retriever:
             return []
         return [i for i, c in zip(order, carried) if c]
 
+    def typed(self, q: Query, order: list[int]) -> list[int]:
+        """The candidates (`order`, best first) that hold the kind of answer the question asks
+        for (`holds_specific_answer`: the date it is anchored on, an area for "how large",
+        another name, X's definition), when at most MAX_NAMED_SHARE of them do.
+
+        Dense similarity and BM25 match what a passage is about, not whether it gives what is
+        asked: 湖南自贸区总共有多大？ ranked four passages about the zone above the one with its
+        119.76平方公里."""
+        held = [i for i in order if holds_specific_answer(q.text, self.chunks[i].text)]
+        return held if len(held) <= len(order) * MAX_NAMED_SHARE else []
+
     def hits(self, q: Query, allowed: np.ndarray | None = None) -> list[Hit]:
         """All fused candidates, best first; only `allowed` chunks (a boolean mask) when given."""
         dense_ids, dense_scores = self.dense(q.e5, self.depth, allowed)
@@ -245,8 +259,12 @@ class Retriever:
                 rankings.append(top(masked(feature_scores(self.latent, q.latent)), self.depth, positive=True))
         fused = rrf(rankings, self.rrf_k)
         order = sorted(fused, key=lambda i: (-fused[i], i))
-        named = self.naming(q, order)
-        if named:
-            fused = rrf([*rankings, named], self.rrf_k)
-            order = sorted(fused, key=lambda i: (-fused[i], i))
+        # Third and fourth ranked lists, of the candidates that name what the question names and
+        # of those that hold the kind of answer it asks for: each tips the fusion towards them.
+        for signal in (self.naming, self.typed):
+            tipped = signal(q, order)
+            if tipped:
+                rankings = [*rankings, tipped]
+                fused = rrf(rankings, self.rrf_k)
+                order = sorted(fused, key=lambda i: (-fused[i], i))
         return [Hit(i, fused[i], dense_by_id.get(i, float("nan")), float(bm[i]) if len(bm) else 0.0) for i in order]

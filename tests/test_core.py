@@ -434,7 +434,7 @@ def test_names_are_romanised_as_english_text_spells_them():
 
 
 def test_a_question_anchored_on_a_date_favours_the_sentence_with_that_date():
-    from qa.answer import DATE_ANCHOR_BONUS, answer_type_bonus
+    from qa.answer_types import DATE_ANCHOR_BONUS, answer_type_bonus
 
     q = "1992年4月，罗保铭担任什么职务？"
     assert answer_type_bonus(q, "1992年4月，任中共天津市大港区委副书记、代区长。") == DATE_ANCHOR_BONUS
@@ -669,7 +669,7 @@ def test_a_question_about_a_topic_no_retrieved_passage_mentions_is_not_found():
 def test_a_question_asking_another_name_or_a_definition_favours_the_sentence_that_gives_it():
     """别名 is answered by 别称/又名…, which shares no word with the question; 什么是X by the
     sentence that opens with X and says what it is, not by any sentence that mentions X."""
-    from qa.answer import ANSWER_TYPE_BONUS, answer_type_bonus
+    from qa.answer_types import ANSWER_TYPE_BONUS, answer_type_bonus
 
     alias = "盾柱木的别名是什么？"
     assert answer_type_bonus(alias, "别称双翼豆、闭䇲木、黄燄木及翅果木等。") == ANSWER_TYPE_BONUS

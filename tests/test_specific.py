@@ -119,3 +119,38 @@ def test_an_english_words_coverage_does_not_fall_as_its_senses_grow():
     assert keyword_coverage(laws, "岳阳的飞行员。", bm25) < 1.0  # one word of two
     assert keyword_coverage((("岳阳",),), sentence, bm25) == 0.0
     assert keyword_coverage((), sentence, bm25) == 0.0
+
+
+def test_passages_holding_the_kind_of_answer_asked_for_are_favoured(settings, fake_embedder):
+    """湖南自贸区总共有多大？ ranked four passages about the zone above the one giving its area: a
+    passage holding what is asked for (an area, a date) is a ranked list of its own."""
+    from qa.engine import Engine
+
+    for p in settings.corpus_dir.iterdir():
+        p.unlink()
+    about = [f"湖南自贸区第{n}项改革事项提出了新的制度创新。" * 10 for n in "一二三四五六七八"]
+    area = "湖南自贸区涵盖长沙、岳阳、郴州三大片区，实施范围119.76平方公里。"
+    (settings.corpus_dir / "page.txt").write_text("# 自贸区\n\n" + "\n\n".join([*about, area]) + "\n", "utf-8")
+    engine = Engine(settings, embedder=fake_embedder)
+    retriever, chunks = engine._state[1], engine.stored.chunks
+    order = list(range(len(chunks)))
+    with_area = [i for i in order if "平方公里" in chunks[i].text]
+    assert with_area and len(with_area) < len(order) / 3
+    assert retriever.typed(Query("湖南自贸区总共有多大？", "zh", np.zeros(1)), order) == with_area
+    assert retriever.typed(Query("How large is the Hunan FTZ?", "en", np.zeros(1)), order) == with_area
+    # A question asking for nothing in particular favours nothing, nor one asking for a number or
+    # a time: every passage has some ("什么时候" is also answered by "自十八岁开始").
+    assert retriever.typed(Query("湖南自贸区有哪些改革事项？", "zh", np.zeros(1)), order) == []
+    assert retriever.typed(Query("湖南自贸区提出了多少项改革？", "zh", np.zeros(1)), order) == []
+    assert retriever.typed(Query("湖南自贸区什么时候揭牌？", "zh", np.zeros(1)), order) == []
+
+
+def test_what_kind_of_answer_a_question_asks_for():
+    from qa.answer_types import ANSWER_TYPE_BONUS, answer_type_bonus
+
+    assert answer_type_bonus("湖南自贸区总共有多大？", "实施范围119.76平方公里。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("湖南自贸区总共有多大？", "提出了11项改革事项。") == 0.0  # a count, not a size
+    assert answer_type_bonus("他多大岁数？", "他今年45岁。") == ANSWER_TYPE_BONUS  # an age is a number
+    assert answer_type_bonus("When was the Hunan FTZ unveiled?", "去年9月24日正式揭牌。") == ANSWER_TYPE_BONUS
+    # "when" inside a who-question introduces a clause; it does not ask for a date.
+    assert answer_type_bonus("Who was party secretary when the FTZ was unveiled?", "去年9月24日正式揭牌。") == 0.0

@@ -1,0 +1,93 @@
+"""What kind of answer a question wants, and whether a text holds one.
+
+A question asking "when" is answered by a sentence with a date, "how large" by one with an area,
+"what else is it called" by one that gives another name, "什么是X" by the sentence that defines X.
+The answer stage favours such sentences; retrieval favours the passages that hold one.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ASKS_YEAR = re.compile(r"哪一?年|\bwhat year\b|\bwhich year\b", re.I)
+# English "when" only opening the question: "Who was party secretary when the FTZ was unveiled?"
+# asks for a person.
+_ASKS_TIME = re.compile(r"什么时候|何时|哪一?天|几月|截止|^\s*when\b|\bwhat (?:date|month)\b|\bdeadline\b", re.I)
+_ASKS_NUMBER = re.compile(r"多少|几[个项家条种大年]|多大|比例|\bhow (?:many|much|large|big)\b|\bpercent", re.I)
+_HAS_YEAR = re.compile(r"\d{4}|[〇一二三四五六七八九十\d]+年|去年|今年|明年")
+# A date, not just a year ("二〇二五年度" names a year; "六月三十日" is a date).
+_HAS_DATE = re.compile(r"[〇一二三四五六七八九十\d]+[月日]")
+_HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[项个家条种大%％亿万]")
+# "How large" asks for an area or an extent: a count ("11项改革事项") is a number, not a size.
+# Not 多大年纪 / 多大岁数 (an age: a number).
+_ASKS_SIZE = re.compile(r"多大(?!年纪|岁)|面积|占地|\bhow (?:large|big)\b|\bwhat(?:'s| is) the (?:area|size)\b", re.I)
+_HAS_SIZE = re.compile(r"平方(?:公里|千米|米|英里|英尺)|公顷|[万千百十\d]\s*亩|km²|km2|面积|占地")
+ANSWER_TYPE_BONUS = 0.2
+# A date the question is anchored on ("1992年4月，罗保铭担任什么职务？"): the sentence that
+# holds the same date is the one about that moment of a career or a chronology. Keyword
+# coverage sees only 1992 and 4, which the sentences of every other year share in part.
+_DATE_ANCHOR = re.compile(r"\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?")
+# Larger than the answer-type bonus: an exact date is an exact match, where the shortlist's
+# similarities (late-chunked) favour every sentence of the best-matching passage alike.
+DATE_ANCHOR_BONUS = 0.5
+
+
+# "What else is it called?" is answered by the sentence that gives another name (又名…, 别称…),
+# which shares no word with the question's 别名.
+_ASKS_ALIAS = re.compile(
+    r"别名|别称|又名|又称|俗称|简称|全称|原名|本名|学名|还叫|也叫"
+    r"|\balso (?:called|known)\b|\balias\b|\b(?:other|another) names?\b|\belse\b.*\bcalled\b",
+    re.I,
+)
+_GIVES_ALIAS = re.compile(r"别名|别称|又名|又称|俗称|简称|亦称|也称|也叫|又叫|原名|本名|全称|学名|旧称|古称|亦作|或称")
+# "什么是X？" / "X是什么？" asks for a definition: the sentence that opens with X and goes on to
+# say what it is (X是…, X（…），…, X指…) — an encyclopedia's or a law's defining sentence.
+_ASKS_DEFINITION = re.compile(
+    r"^(?:什么是|何为|何谓)(?P<a>[^的，,？?]{2,20})[？?]?$|^(?P<b>[^的，,？?]{2,20})(?:是什么|指的是什么|是指什么|是什么意思)[？?]?$"
+)
+_SAYS_WHAT = frozenset("（(，,是指为又也亦即：:")
+QUOTE_MARKS = "“”\"'「」『』《》 "
+
+
+def _defines(question: str, sentence: str) -> bool:
+    m = _ASKS_DEFINITION.match(question.strip())
+    if not m:
+        return False
+    term = (m.group("a") or m.group("b")).strip(QUOTE_MARKS)
+    head = sentence.lstrip(QUOTE_MARKS)
+    return len(term) >= 2 and head.startswith(term) and head[len(term) : len(term) + 1] in _SAYS_WHAT
+
+
+def answer_type_bonus(question: str, sentence: str) -> float:
+    """How much `sentence` holds the kind of answer `question` asks for (0: nothing asked, or
+    not held): DATE_ANCHOR_BONUS for the date the question is anchored on, else ANSWER_TYPE_BONUS."""
+    return _bonus(question, sentence, generic=True)
+
+
+def holds_specific_answer(question: str, text: str) -> bool:
+    """`text` holds a kind of answer specific enough to single a passage out: the date the
+    question is anchored on, another name, the definition asked for, an area. Not a plain
+    year, date or number: an article's every passage has some, and "什么时候" is also answered
+    by "自十八岁开始" (measured on the CMRC trial set, see the README)."""
+    return _bonus(question, text, generic=False) > 0
+
+
+def _bonus(question: str, sentence: str, generic: bool) -> float:
+    anchors = _DATE_ANCHOR.findall(question)
+    if anchors and any(re.search(rf"(?<!\d){re.escape(a)}", sentence) for a in anchors):
+        return DATE_ANCHOR_BONUS
+    if _ASKS_ALIAS.search(question):
+        return ANSWER_TYPE_BONUS if _GIVES_ALIAS.search(sentence) else 0.0
+    if _defines(question, sentence):
+        return ANSWER_TYPE_BONUS
+    if _ASKS_SIZE.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_SIZE.search(sentence) else 0.0
+    if not generic:
+        return 0.0
+    if _ASKS_YEAR.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_YEAR.search(sentence) else 0.0
+    if _ASKS_TIME.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_DATE.search(sentence) else 0.0
+    if _ASKS_NUMBER.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_NUMBER.search(sentence) else 0.0
+    return 0.0

@@ -249,10 +249,9 @@ def with_continuation(question: str, chosen: list[Sentence], passage_sentences: 
     """For a question that `asks_account`, or a leading sentence that `announces` details, a
     leading sentence quoted alone brings the sentence that follows it in its paragraph: the
     answering sentence first, the source's next sentence (the detail, the rest of the reason)
-    right after it. A leading run of two or more adjacent
-    sentences (a cause and its consequence) already tells its account and is left as it is:
-    adding to it too quoted what came next in the article (measured on the CMRC trial set, see
-    the README)."""
+    right after it. A leading run of two or more adjacent sentences (a cause and its
+    consequence) already tells its account and is left as it is: adding to it too quoted what
+    came next in the article (measured on the CMRC trial set, see the README)."""
     lead = next((i for i, s in enumerate(chosen) if not s.is_heading), None)
     if lead is None or not (asks_account(question) or announces(chosen[lead].text)):
         return chosen

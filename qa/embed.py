@@ -107,11 +107,6 @@ class SentenceTransformerEmbedder:
         self._model  # noqa: B018 - the prompts are the loaded model's
         return self._prompt_map
 
-    def load(self) -> SentenceTransformerEmbedder:
-        """Load the model now (the app does, so its first question does not wait for it)."""
-        self._model  # noqa: B018 - the property loads
-        return self
-
     @property
     def dim(self) -> int:
         m = self._model

@@ -147,8 +147,9 @@ class Engine:
         self.use(stored)
 
     def warm(self) -> None:
-        """Load the models now (they load at their first use): the app calls this in the
-        background at start, so its first question does not wait ~6 s for the weights."""
+        """Load the models now (they load at their first use): the app and `ask --jsonl` call
+        this before serving, so a model that cannot load stops them with its message and the
+        first question does not wait ~6 s for the weights."""
         self.embedder.encode_queries(["warm"])
         if self.second is not None:
             self.second.encode_queries(["warm"])

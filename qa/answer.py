@@ -252,8 +252,8 @@ def with_continuation(question: str, chosen: list[Sentence], passage_sentences: 
     right after it. A leading run of two or more adjacent sentences (a cause and its
     consequence) already tells its account and is left as it is: adding to it too quoted what
     came next in the article (measured on the CMRC trial set, see the README)."""
-    lead = next((i for i, s in enumerate(chosen) if not s.is_heading), None)
-    if lead is None or not (asks_account(question) or announces(chosen[lead].text)):
+    lead = _lead(chosen)
+    if lead is None or not _wants_next(question, chosen[lead]):
         return chosen
     if lead + 1 < len(chosen) and adjacent(chosen[lead], chosen[lead + 1]):
         return chosen
@@ -272,16 +272,25 @@ def announces(sentence: str) -> bool:
     return bool(_ANNOUNCES.search(sentence.rstrip()))
 
 
+def _lead(chosen: list[Sentence]) -> int | None:
+    """Where the first quoted sentence (not a heading) is."""
+    return next((i for i, s in enumerate(chosen) if not s.is_heading), None)
+
+
+def _wants_next(question: str, lead: Sentence | None) -> bool:
+    """The leading sentence should bring the next one (`with_continuation`)."""
+    return asks_account(question) or (lead is not None and announces(lead.text))
+
+
 def wants_passage(question: str, chosen: list[Sentence]) -> bool:
     """The chosen sentences need other sentences of their passages (`complete`)."""
     if not chosen:
         return False
-    lead = next((s for s in chosen if not s.is_heading), None)
+    lead = _lead(chosen)
     return (
         needs_antecedent(question, chosen)
         or stops_short(chosen)
-        or asks_account(question)
-        or (lead is not None and announces(lead.text))
+        or _wants_next(question, chosen[lead] if lead is not None else None)
     )
 
 

@@ -22,6 +22,13 @@ _HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[项�
 # Not 多大年纪 / 多大岁数 (an age: a number).
 _ASKS_SIZE = re.compile(r"多大(?!年纪|岁)|面积|占地|\bhow (?:large|big)\b|\bwhat(?:'s| is) the (?:area|size)\b", re.I)
 _HAS_SIZE = re.compile(r"平方(?:公里|千米|米|英里|英尺)|公顷|[万千百十\d]\s*亩|km²|km2|面积|占地")
+# "Where" is answered by a sentence that places something (位于…, 生于…): the sentence that only
+# names the place asked about ("乌石礁为立于乌石港中之乌礁石") shares the question's words instead.
+_ASKS_PLACE = re.compile(r"在哪|哪里|哪儿|何处|什么地方|什么位置|地理位置|^\s*where\b", re.I)
+_HAS_PLACE = re.compile(r"位于|坐落|座落|地处|生于|设于|设在|总部在|\blocated\b|\bsituated\b", re.I)
+# "第几名" is answered by a placing (第3名, 冠军), not by the sentence about the race.
+_ASKS_PLACING = re.compile(r"第几|几名|名次|\bwhat (?:place|position)\b", re.I)
+_HAS_PLACING = re.compile(r"第[\d一二三四五六七八九十]+[名位]|冠军|亚军|季军")
 ANSWER_TYPE_BONUS = 0.2
 # A date the question is anchored on ("1992年4月，罗保铭担任什么职务？"): the sentence that
 # holds the same date is the one about that moment of a career or a chronology. Keyword
@@ -84,6 +91,10 @@ def _bonus(question: str, sentence: str, generic: bool) -> float:
         return ANSWER_TYPE_BONUS if _HAS_SIZE.search(sentence) else 0.0
     if not generic:
         return 0.0
+    if _ASKS_PLACE.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_PLACE.search(sentence) else 0.0
+    if _ASKS_PLACING.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_PLACING.search(sentence) else 0.0
     if _ASKS_YEAR.search(question):
         return ANSWER_TYPE_BONUS if _HAS_YEAR.search(sentence) else 0.0
     if _ASKS_TIME.search(question):

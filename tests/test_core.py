@@ -403,6 +403,27 @@ def test_two_adjacent_sentences_are_quoted_in_the_order_the_source_wrote_them() 
     assert [s.text for s in chosen] == [parts[0], parts[2]]
 
 
+def test_a_sentence_nearly_as_good_as_the_best_is_quoted_after_it() -> None:
+    """The sentence holding the answer is often the second best ("他是国家图书馆首位副馆长…" first,
+    the sentence naming 宋建成 second): one scoring three quarters of the best is quoted after it,
+    one scoring half of it is not (scores here: similarity scaled within the candidates)."""
+    from qa.answer import select
+    from qa.keywords import BM25
+
+    texts = ["他是国家图书馆首位副馆长。", "宋建成曾任国家图书馆副馆长。", "馆藏丰富。", "另有分馆。"]
+    bm25 = BM25.fit([[]])
+
+    def chosen(second: float) -> list[str]:
+        cands = [
+            Sentence(_passage(t, 100 * i, i + 1), 100 * i, 100 * i + len(t), t, (sim,))
+            for i, (t, sim) in enumerate(zip(texts, [0.9, second, 0.1, 0.1]))
+        ]
+        return [s.text for s in select("", cands, bm25)]
+
+    assert chosen(0.7) == texts[:2]  # (0.7 - 0.1) / 0.8 = 0.75 of the best
+    assert chosen(0.5) == texts[:1]  # 0.5 of the best
+
+
 @pytest.mark.parametrize(
     "question,previous,lang,previous_lang,expected",
     [

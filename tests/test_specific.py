@@ -154,3 +154,11 @@ def test_what_kind_of_answer_a_question_asks_for():
     assert answer_type_bonus("When was the Hunan FTZ unveiled?", "去年9月24日正式揭牌。") == ANSWER_TYPE_BONUS
     # "when" inside a who-question introduces a clause; it does not ask for a date.
     assert answer_type_bonus("Who was party secretary when the FTZ was unveiled?", "去年9月24日正式揭牌。") == 0.0
+    # "Where" is answered by the sentence that places it, not by one that only names it.
+    assert answer_type_bonus("乌石渔港在哪里？", "乌石渔港是位于台湾宜兰县头城镇的观光渔港。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("乌石渔港在哪里？", "乌石礁为立于乌石港中之乌礁石，乌石港之名由此而来。") == 0.0
+    assert answer_type_bonus("夏尔在哪里出生的？", "1963年2月24日生于法国瓦尔省圣拉斐尔。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("Where is the Changsha area?", "长沙片区位于长沙市东部。") == ANSWER_TYPE_BONUS
+    # "第几名" by a placing, not by the sentence about the race.
+    assert answer_type_bonus("蒙泰罗获得第几名？", "最终蒙泰罗获得第3名。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("蒙泰罗获得第几名？", "只有3支车队的6辆赛车起跑。") == 0.0

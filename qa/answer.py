@@ -27,6 +27,9 @@ MAX_SENTENCES = 3
 # on average and held the answer more often, on the CMRC trial set (facts 0.901 -> 0.915) and on
 # the seed eval (Chinese facts 0.889 -> 0.903, English 0.703 -> 0.781). See the README.
 RELATIVE_KEEP = 0.7
+# Beside a whole list ("共 4 条"), only sentences nearly as good as the best: the list is the
+# answer, and at 0.7 the report's general lead-in sentences joined it.
+LIST_KEEP = 0.85
 DENSE_WEIGHT = 0.6
 
 
@@ -154,6 +157,11 @@ def _refers_inside(sentence: str) -> bool:
     return any(m.group(1) not in sentence[: m.start()] for m in _THESE.finditer(sentence))
 
 
+def asks(text: str) -> bool:
+    """The sentence is a question (it ends in a question mark, quotes aside)."""
+    return text.rstrip().rstrip(QUOTE_MARKS).endswith(("？", "?"))
+
+
 def _key(s: Sentence) -> tuple[str, int]:
     """Where a sentence is: two Sentence records of the same text are the same sentence."""
     return (s.passage.chunk.doc_id, s.start)
@@ -262,7 +270,7 @@ def with_continuation(question: str, chosen: list[Sentence], passage_sentences: 
     if lead + 1 < len(chosen) and adjacent(chosen[lead], chosen[lead + 1]):
         return chosen
     nxt = next((t for t in passage_sentences if not t.is_heading and _same_paragraph(chosen[lead], t)), None)
-    if nxt is None or _key(nxt) in {_key(c) for c in chosen}:
+    if nxt is None or asks(nxt.text) or _key(nxt) in {_key(c) for c in chosen}:
         return chosen
     return [*chosen[: lead + 1], nxt, *chosen[lead + 1 :]]
 
@@ -340,21 +348,29 @@ def sentence_scores(
 
 
 def select(
-    keywords: Keywords, sentences: list[Sentence], bm25: BM25, question: str = "", names: tuple[str, ...] = ()
+    keywords: Keywords,
+    sentences: list[Sentence],
+    bm25: BM25,
+    question: str = "",
+    names: tuple[str, ...] = (),
+    keep: float = RELATIVE_KEEP,
 ) -> list[Sentence]:
     """The sentence that answers best first, then at most MAX_SENTENCES - 1 other well-supported
     sentences in reading order of their passages. A reader takes the first sentence for the
     answer: general context ("湖南自贸区涵盖长沙、岳阳、郴州三大片区…") in front of the
     sentence about 郴州 buried it."""
     body = [s for s in sentences if not s.is_heading]
+    # A question in the source ("株洲为何要积极对接湖南自贸区？", a report's own lead-in) shares the
+    # user's words and answers nothing: it is quoted only when nothing else is there.
+    body = [s for s in body if not asks(s.text)] or body
     scores = sentence_scores(keywords, body, bm25, question, names)
     if not scores:
         return []
     best = max(scores)
     ranked = sorted(range(len(body)), key=lambda i: -scores[i])
-    keep = [i for i in ranked if scores[i] >= RELATIVE_KEEP * best][:MAX_SENTENCES]
-    rest = sorted((body[i] for i in keep[1:]), key=lambda s: (s.passage.rank, s.start))
-    chosen = [*_run_around(body[keep[0]], rest), *rest]
+    kept = [i for i in ranked if scores[i] >= keep * best][:MAX_SENTENCES]
+    rest = sorted((body[i] for i in kept[1:]), key=lambda s: (s.passage.rank, s.start))
+    chosen = [*_run_around(body[kept[0]], rest), *rest]
     # A heading that outscores every sentence leads the answer ("提出7大领域121项制度创新试验任务"),
     # but never takes a sentence's place: it sums its section up, the sentences give the detail.
     if len(body) < len(sentences):

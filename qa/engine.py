@@ -286,6 +286,18 @@ class Engine:
             sims.append(self._alone_x.encode_documents(texts) @ query.x)
         return [replace(s, sims=tuple(float(m[i]) for m in sims)) for i, s in enumerate(short)]
 
+    def _quote(self, g: _Gathered, keep: float = answering.RELATIVE_KEEP) -> list[answering.Sentence]:
+        """The best sentences (those scoring `keep` of the best) with what they cannot stand
+        without from their passages (answering.complete)."""
+        question = g.resolved.searched_for
+        chosen = answering.select(g.query.keywords, g.sentences, g.retriever.bm25, question, g.named, keep)
+        if not answering.wants_passage(question, chosen):
+            return chosen
+        passages = list({s.passage.chunk.chunk_id: s.passage for s in chosen}.values())
+        spans, vectors = g.stored.arrays["sentence_spans"], g.stored.arrays["sentence_vectors"]
+        around = answering.candidate_sentences(passages, spans, g.rows, vectors, g.query.e5)
+        return answering.complete(question, chosen, around)
+
     def _sentences(self, g: _Gathered, items: list[Item]) -> list[answering.Sentence]:
         """Quotable sentences for structure items, each cited to its own chunk."""
         chunks = g.stored.chunks
@@ -347,17 +359,7 @@ class Engine:
         chosen: list[answering.Sentence] = []
         coverage = ""
         if outcome != "not_found":
-            chosen = answering.select(g.query.keywords, g.sentences, g.retriever.bm25, g.resolved.searched_for, g.named)
-            if answering.wants_passage(g.resolved.searched_for, chosen):
-                passages = list({s.passage.chunk.chunk_id: s.passage for s in chosen}.values())
-                around = answering.candidate_sentences(
-                    passages,
-                    g.stored.arrays["sentence_spans"],
-                    g.rows,
-                    g.stored.arrays["sentence_vectors"],
-                    g.query.e5,
-                )
-                chosen = answering.complete(g.resolved.searched_for, chosen, around)
+            chosen = self._quote(g)
         if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.searches_in):
             items, coverage, named = self._list_answer(g, k)
             if named:
@@ -365,7 +367,7 @@ class Engine:
             elif items:
                 # The whole list, plus the best sentences where they add to it (a question about
                 # one item of a list wants that item's detail too), in document order.
-                chosen = answering.merge_in_order(items, chosen)
+                chosen = answering.merge_in_order(items, self._quote(g, answering.LIST_KEEP))
         if not coverage:
             chosen = self._complete_lead_ins(g, chosen)
         result = answering.compose(

@@ -161,9 +161,7 @@ class BM25:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> BM25:
         shape = tuple(int(x) for x in arrays["bm25_shape"])
-        weights = sparse.csr_matrix(
-            (arrays["bm25_data"], arrays["bm25_indices"], arrays["bm25_indptr"]), shape=shape
-        )
+        weights = sparse.csr_matrix((arrays["bm25_data"], arrays["bm25_indices"], arrays["bm25_indptr"]), shape=shape)
         vocab = {str(t): i for i, t in enumerate(arrays["bm25_terms"].tolist())}
         return cls(vocab, weights, np.asarray(arrays["bm25_idf"], np.float64), shape[1])
 

@@ -116,4 +116,3 @@ def _strongest(vec: np.ndarray) -> np.ndarray:
     """Indices of the TOP_FEATURES largest positive values, strongest first."""
     keep = np.argsort(-vec, kind="stable")[:TOP_FEATURES]
     return keep[vec[keep] > 0]
-

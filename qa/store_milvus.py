@@ -330,7 +330,14 @@ class MilvusStore:
             rows = self._paged(name, fields, int(manifest["chunks"]), "row")
             chunks = tuple(
                 Chunk(
-                    r["chunk_id"], r["doc"], r["title"], r["section"], r["start"], r["end"], r["text"], r["page"],
+                    r["chunk_id"],
+                    r["doc"],
+                    r["title"],
+                    r["section"],
+                    r["start"],
+                    r["end"],
+                    r["text"],
+                    r["page"],
                     r["heading"],
                 )
                 for r in rows

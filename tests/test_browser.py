@@ -176,16 +176,18 @@ def test_desktop_marker_sentence_contrast_feedback_copy_and_language(app, browse
     markers = answer.locator("a.qa-cite")
     hrefs = [m.get_attribute("href") for m in markers.all()]
     assert len(hrefs) >= 2 and len(set(hrefs)) == len(hrefs), hrefs  # one marker per quoted sentence
-    first, second = page.locator("#a1-q1"), page.locator("#a1-q2")
-    # Both sentences are in the first card, folded away: [2] unfolds it and lights up only the second.
-    assert first.evaluate("e => e.closest('.qa-src').id") == second.evaluate("e => e.closest('.qa-src').id")
+    # Two quoted sentences of one card, folded away: the second one's marker unfolds the card
+    # and lights up only that sentence.
+    cards = [page.locator(h).evaluate("e => e.closest('.qa-src').id") for h in hrefs]
+    n = next(i for i in range(1, len(cards)) if cards[i] == cards[i - 1])
+    first, second = page.locator(hrefs[n - 1]), page.locator(hrefs[n])
     expect(second).to_be_hidden()
-    markers.nth(1).click()
+    markers.nth(n).click()
     expect(second).to_be_visible()
     expect(second).to_be_in_viewport()
     expect(second).to_have_class(re.compile(r"\bqa-current\b"))
     expect(first).not_to_have_class(re.compile(r"\bqa-current\b"))
-    assert page.evaluate("document.activeElement.id") == "a1-q2"
+    assert page.evaluate("document.activeElement.id") == hrefs[n].lstrip("#")
     paint = "e => getComputedStyle(e).backgroundColor"
     assert second.evaluate(paint) != first.evaluate(paint)  # stronger than the card's other sentence
     check_targets(page, "#qa-chat a.qa-cite", 24)
@@ -193,15 +195,16 @@ def test_desktop_marker_sentence_contrast_feedback_copy_and_language(app, browse
     page.mouse.move(0, 0)
     page.screenshot(path=str(SHOTS / "desktop-marker.png"))
     # The card leads back to the marker that was followed.
-    page.locator("#a1-s1 a.qa-back").click()
-    assert page.evaluate("document.activeElement.getAttribute('href')") == "#a1-q2"
+    page.locator(f"#{cards[n]} a.qa-back").click()
+    assert page.evaluate("document.activeElement.getAttribute('href')") == hrefs[n]
 
     # Copy: plain text with the markers and a numbered source list, not the message's HTML.
     page.locator("#qa-chat .message-row").last.hover()
     page.locator("#qa-chat .message-buttons-left button[aria-label='Copy message']").last.click()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert "<" not in copied and "[1]" in copied and "[2]" in copied, copied
-    assert re.search(r"\n\n来源：\n\[1, 2(–\d+)?\] 对接湖南自贸区", copied), copied
+    # One line per source card, the numbers of the sentences it holds together ("[2, 3] …").
+    assert re.search(r"\n\n来源：\n(?:\[[\d, –]+\] [^\n]*\n)*\[\d+, \d+(–\d+)?\] 对接湖南自贸区", copied), copied
 
     # 👍 on the first answer; an English follow-up in the Chinese interface is answered with
     # English labels and an English gist under each quote, and the first answer keeps its 👍.

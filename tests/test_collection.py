@@ -68,9 +68,7 @@ def _okapi(corpus, query, k1=1.5, b=0.75):
         f, norm = Counter(d), k1 * (1 - b + b * len(d) / avg)
         out.append(
             sum(
-                math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) * f[t] * (k1 + 1) / (f[t] + norm)
-                for t in query
-                if f[t]
+                math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) * f[t] * (k1 + 1) / (f[t] + norm) for t in query if f[t]
             )
         )
     return np.array(out)

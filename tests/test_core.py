@@ -701,3 +701,19 @@ def test_a_question_asking_another_name_or_a_definition_favours_the_sentence_tha
         assert answer_type_bonus(q, "这个词通常用来描述那些刚刚致富的暴发户。") == 0.0
     # "X的Y是什么" asks for Y of X, not for a definition of X.
     assert answer_type_bonus("岳阳片区的重点是什么？", "岳阳片区是湖南自贸区的三个片区之一。") == 0.0
+
+
+def test_a_question_in_the_source_is_not_quoted_as_an_answer() -> None:
+    """A report's own lead-in questions ("株洲为何要积极对接湖南自贸区？") share the user's words
+    and answer nothing: the best sentence that is not a question is quoted, unless there is none."""
+    from qa.answer import select
+    from qa.keywords import BM25
+
+    texts = ["株洲为何要积极对接湖南自贸区？", "株洲拥有雄厚的产业基础。", "馆藏丰富。"]
+    bm25 = BM25.fit([[]])
+    cands = [
+        Sentence(_passage(t, 100 * i, i + 1), 100 * i, 100 * i + len(t), t, (sim,))
+        for i, (t, sim) in enumerate(zip(texts, [0.95, 0.9, 0.1]))
+    ]
+    assert [s.text for s in select("", cands, bm25)] == [texts[1]]
+    assert [s.text for s in select("", cands[:1], bm25)] == [texts[0]]  # nothing else to quote

@@ -355,8 +355,8 @@ def select(
     names: tuple[str, ...] = (),
     keep: float = RELATIVE_KEEP,
 ) -> list[Sentence]:
-    """The sentence that answers best first, then at most MAX_SENTENCES - 1 other well-supported
-    sentences in reading order of their passages. A reader takes the first sentence for the
+    """The sentence that answers best first, then at most MAX_SENTENCES - 1 other sentences
+    scoring at least `keep` of the best, in reading order of their passages. A reader takes the first sentence for the
     answer: general context ("湖南自贸区涵盖长沙、岳阳、郴州三大片区…") in front of the
     sentence about 郴州 buried it."""
     body = [s for s in sentences if not s.is_heading]

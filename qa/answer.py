@@ -275,8 +275,11 @@ def with_continuation(question: str, chosen: list[Sentence], passage_sentences: 
     return [*chosen[: lead + 1], nxt, *chosen[lead + 1 :]]
 
 
-# A sentence that only announces what comes next: "印度野驴与非洲野驴有些分别。", "其特点如下：".
-_ANNOUNCES = re.compile(r"(?:如下|以下|下列|分别|区别|不同之处|差异|几点|几个方面)[。：:]?$")
+# A sentence that only announces what comes next: "印度野驴与非洲野驴有些分别。", "其特点如下：",
+# "…陷入了类似以下的状况。" (如下 / 以下 / 下列 and up to four words that end the sentence).
+_ANNOUNCES = re.compile(
+    r"(?:(?:如下|以下|下列)(?:[的之几][\u4e00-\u9fff]{0,3})?|分别|区别|不同之处|差异|几点|几个方面)[。：:]?$"
+)
 
 
 def announces(sentence: str) -> bool:

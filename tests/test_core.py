@@ -629,6 +629,8 @@ def test_a_how_why_or_which_ones_question_brings_the_next_sentence_of_the_paragr
         ("其主要特点如下：", True),
         ("具体措施包括以下几个方面。", True),
         ("两国的气候差异。", True),
+        ("是指一个三个人的群体在同一时期中，陷入了类似以下的状况。", True),  # 以下 + a few words
+        ("有以下几点：", True),
         ("牠们的毛多呈沙色。", False),
         ("下列情形除外，应当在三日内报告。", False),  # 下列 inside the sentence: it says its own rule
     ],

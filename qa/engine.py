@@ -358,16 +358,18 @@ class Engine:
         outcome = self.calibration.decide(g.evidence)
         chosen: list[answering.Sentence] = []
         coverage = ""
-        if outcome != "not_found":
-            chosen = self._quote(g)
+        items: list[answering.Sentence] = []
+        named = False
         if outcome != "not_found" and is_list_question(g.resolved.searched_for, g.resolved.searches_in):
             items, coverage, named = self._list_answer(g, k)
-            if named:
-                chosen = items  # the item asked about, whole: other best sentences only distract
-            elif items:
-                # The whole list, plus the best sentences where they add to it (a question about
-                # one item of a list wants that item's detail too), in document order.
-                chosen = answering.merge_in_order(items, self._quote(g, answering.LIST_KEEP))
+        if named:
+            chosen = items  # the item asked about, whole: other best sentences only distract
+        elif items:
+            # The whole list, plus the best sentences where they add to it (a question about
+            # one item of a list wants that item's detail too), in document order.
+            chosen = answering.merge_in_order(items, self._quote(g, answering.LIST_KEEP))
+        elif outcome != "not_found":
+            chosen = self._quote(g)
         if not coverage:
             chosen = self._complete_lead_ins(g, chosen)
         result = answering.compose(

@@ -29,6 +29,27 @@ _HAS_PLACE = re.compile(r"位于|坐落|座落|地处|生于|设于|设在|总�
 # "第几名" is answered by a placing (第3名, 冠军), not by the sentence about the race.
 _ASKS_PLACING = re.compile(r"第几|几名|名次|\bwhat (?:place|position)\b", re.I)
 _HAS_PLACING = re.compile(r"第[\d一二三四五六七八九十]+[名位]|冠军|亚军|季军")
+# "哪个朝代 / 什么时期" is answered by an era (北宋, 清代, 江户时代), which holds no digit or 年.
+_ASKS_ERA = re.compile(r"朝代|哪一?朝|什么朝|(?:哪个|哪一|什么)(?:时代|时期)|\bwhich (?:dynasty|era|period)\b", re.I)
+_HAS_ERA = re.compile(
+    r"(?!周末)[东西南北前后]?[夏商周秦汉晋隋唐宋元明清辽金](?:朝|代|末|初)|[东西南北][汉晋宋魏齐周]|五代|三国|战国|春秋"
+    r"|\w{2}时[代期]|\bdynasty\b",
+    re.I,
+)
+# "名字是怎么来的 / 因何得名" is answered by the sentence that says where a name comes from
+# (由此得名, 以…命名, 赐名…): the sentence that only gives the name shares the question's words.
+_ASKS_NAMING = re.compile(
+    r"名字?.{0,4}(?:怎么|如何|从何|由何)来|(?:名字|名称)的?(?:由来|来源|来历)|得名|命名|为什么叫|为何叫"
+    r"|\bnamed (?:after|for)\b|\bwhy is it called\b",
+    re.I,
+)
+_GIVES_NAMING = re.compile(r"得名|命名|取名|赐名|起名|之名|为名|\bnamed (?:after|for)\b", re.I)
+# "现在 / 目前…" is answered by what holds now (现任…, 目前…, 至今…), not by a career's or a
+# history's earlier steps, which share the question's words as much.
+# Not 体现在 / 出现在 / 表现在 ("where does it show").
+_NOW = r"(?<![体出表实呈展发])现在|目前|如今|现今|\bcurrent(?:ly)?\b|\bat present\b"
+_ASKS_CURRENT = re.compile(rf"{_NOW}|当前|现任", re.I)
+_HOLDS_NOW = re.compile(rf"{_NOW}|现任|现为|至今|现已|迄今", re.I)
 ANSWER_TYPE_BONUS = 0.2
 # A date the question is anchored on ("1992年4月，罗保铭担任什么职务？"): the sentence that
 # holds the same date is the one about that moment of a career or a chronology. Keyword
@@ -73,7 +94,8 @@ def answer_type_bonus(question: str, sentence: str) -> float:
 
 def holds_specific_answer(question: str, text: str) -> bool:
     """`text` holds a kind of answer specific enough to single a passage out: the date the
-    question is anchored on, another name, the definition asked for, an area. Not a plain
+    question is anchored on, another name or where a name comes from, the definition asked for,
+    an area. Not a plain
     year, date or number: an article's every passage has some, and "什么时候" is also answered
     by "自十八岁开始" (measured on the CMRC trial set, see the README)."""
     return _bonus(question, text, generic=False) > 0
@@ -83,6 +105,8 @@ def _bonus(question: str, sentence: str, generic: bool) -> float:
     anchors = _DATE_ANCHOR.findall(question)
     if anchors and any(re.search(rf"(?<!\d){re.escape(a)}", sentence) for a in anchors):
         return DATE_ANCHOR_BONUS
+    if _ASKS_NAMING.search(question):
+        return ANSWER_TYPE_BONUS if _GIVES_NAMING.search(sentence) else 0.0
     if _ASKS_ALIAS.search(question):
         return ANSWER_TYPE_BONUS if _GIVES_ALIAS.search(sentence) else 0.0
     if _defines(question, sentence):
@@ -95,10 +119,14 @@ def _bonus(question: str, sentence: str, generic: bool) -> float:
         return ANSWER_TYPE_BONUS if _HAS_PLACE.search(sentence) else 0.0
     if _ASKS_PLACING.search(question):
         return ANSWER_TYPE_BONUS if _HAS_PLACING.search(sentence) else 0.0
+    if _ASKS_ERA.search(question):
+        return ANSWER_TYPE_BONUS if _HAS_ERA.search(sentence) else 0.0
     if _ASKS_YEAR.search(question):
         return ANSWER_TYPE_BONUS if _HAS_YEAR.search(sentence) else 0.0
     if _ASKS_TIME.search(question):
         return ANSWER_TYPE_BONUS if _HAS_DATE.search(sentence) else 0.0
     if _ASKS_NUMBER.search(question):
         return ANSWER_TYPE_BONUS if _HAS_NUMBER.search(sentence) else 0.0
+    if _ASKS_CURRENT.search(question):
+        return ANSWER_TYPE_BONUS if _HOLDS_NOW.search(sentence) else 0.0
     return 0.0

@@ -162,3 +162,15 @@ def test_what_kind_of_answer_a_question_asks_for():
     # "第几名" by a placing, not by the sentence about the race.
     assert answer_type_bonus("蒙泰罗获得第几名？", "最终蒙泰罗获得第3名。") == ANSWER_TYPE_BONUS
     assert answer_type_bonus("蒙泰罗获得第几名？", "只有3支车队的6辆赛车起跑。") == 0.0
+    # "哪个朝代" by an era, which holds no year; a weekend (周末) is no era.
+    assert answer_type_bonus("楚昭辅是哪一朝代的人？", "北宋开国功臣，著名将领。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("松平康忠是什么时期的武将？", "日本战国时代至江户时代前期的武将。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("楚昭辅是哪一朝代的人？", "他每逢周末都在府中宴客。") == 0.0
+    # Where a name comes from (赐名, 由此得名), not the sentence that only gives the name.
+    assert answer_type_bonus("李忠臣的名字是怎么来的？", "唐肃宗召至京师，赐名李忠臣。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("美庐别墅是怎么得名的？", "这幢别墅由此得名。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("李忠臣的名字是怎么来的？", "李忠臣（），原名董秦。") == 0.0
+    # "现在 / 目前" by what holds now, not by a career's first steps; 体现在 asks no time.
+    assert answer_type_bonus("蒋巨峰现在的职务是什么？", "现任全国人大环资委副主任委员。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("蒋巨峰现在的职务是什么？", "1981年7月参加工作。") == 0.0
+    assert answer_type_bonus("新设计体现在什么方面？", "目前已停产。") == 0.0

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from qa import answer as answering
-from qa.answerability import Calibration, Evidence, name_runs
+from qa.answerability import Calibration, Evidence, name_runs, topic_quoted
 from qa.chat import BadQuestion, Turn, clean_question, resolve_across, resolve_followup, split_turns
 from qa.embed import Embedder, Remembered, load_crosslingual, load_embedder, load_latent
 from qa.gist import romanise
@@ -286,6 +287,14 @@ class Engine:
             sims.append(self._alone_x.encode_documents(texts) @ query.x)
         return [replace(s, sims=tuple(float(m[i]) for m in sims)) for i, s in enumerate(short)]
 
+    @staticmethod
+    def _quoted_documents(g: _Gathered, chosen: list[answering.Sentence]) -> Iterator[str]:
+        """The title and whole text of each document `chosen` quotes from, as they are needed."""
+        docs = g.retriever.documents
+        for doc_id in dict.fromkeys(s.passage.chunk.doc_id for s in chosen):
+            chunks = [g.stored.chunks[i] for i in docs.rows_of(doc_id)]
+            yield docs.titles[doc_id] + "".join(f"{c.heading}{c.text}" for c in chunks)
+
     def _quote(self, g: _Gathered, keep: float = answering.RELATIVE_KEEP) -> list[answering.Sentence]:
         """The best sentences (those scoring `keep` of the best) with what they cannot stand
         without from their passages (answering.complete)."""
@@ -372,6 +381,10 @@ class Engine:
             chosen = self._quote(g)
         if not coverage:
             chosen = self._complete_lead_ins(g, chosen)
+        if chosen and not topic_quoted(g.resolved.searched_for, g.query.lang, self._quoted_documents(g, chosen)):
+            # What would be quoted never names what the question is about: answering with it
+            # would answer a question nobody asked.
+            outcome, chosen, coverage = "not_found", [], ""
         result = answering.compose(
             g.resolved.searched_for,
             g.resolved.lang,

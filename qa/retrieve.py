@@ -138,6 +138,10 @@ class DocumentIndex:
         self.position = {name: i for i, name in enumerate(self.names)}
         self.of_chunk = np.array([self.position[c.doc_id] for c in stored.chunks], dtype=np.int64)
 
+    def rows_of(self, doc_id: str) -> np.ndarray:
+        """The index rows of one document's chunks, in document order."""
+        return np.flatnonzero(self.of_chunk == self.position[doc_id])
+
     def matching(self, pattern: str) -> list[str]:
         """Documents a pattern names: a glob over the file name ("刑法/*", "*.pdf"), else any
         document whose file name or title contains it (case-insensitive)."""

@@ -689,6 +689,24 @@ def test_a_question_about_a_topic_no_retrieved_passage_mentions_is_not_found():
     assert _calibration().decide(replace(ev, unmentioned="")) == "answered"
 
 
+def test_an_answer_quoting_documents_that_never_name_the_topic_is_not_given():
+    """A retrieved passage named 男子 in passing; the documents the answer would quote (a
+    badminton championship) never do. A report's passage need not repeat its city: the document does."""
+    from qa.answerability import topic_quoted
+
+    badminton = "香港公开羽毛球锦标赛本赛事由世界羽毛球联会认可，一般在每年的11月举行。"
+    assert not topic_quoted("男子100米跑赛事什么时候举行？", "zh", [badminton])
+    report = "对接湖南自贸区 打造世界级先进制造业集群株洲位于长株潭。…争取在本地举办中非经贸博览会分会场。"
+    assert topic_quoted("株洲争取在本地举办什么展会活动？", "zh", ["第一份文件", report])
+    # No topic to look for: a question word, a demonstrative, an English question.
+    assert topic_quoted("哪些地方种植黄蝉？", "zh", [badminton])
+    assert topic_quoted("What is Zhuzhou bidding to host?", "en", [badminton])
+    # The documents are read only until one names the topic.
+    read = []
+    docs = (read.append(d) or d for d in [report, badminton])
+    assert topic_quoted("株洲有哪些平台？", "zh", docs) and read == [report]
+
+
 def test_a_question_asking_another_name_or_a_definition_favours_the_sentence_that_gives_it():
     """别名 is answered by 别称/又名…, which shares no word with the question; 什么是X by the
     sentence that opens with X and says what it is, not by any sentence that mentions X."""

@@ -174,3 +174,31 @@ def test_what_kind_of_answer_a_question_asks_for():
     assert answer_type_bonus("蒋巨峰现在的职务是什么？", "现任全国人大环资委副主任委员。") == ANSWER_TYPE_BONUS
     assert answer_type_bonus("蒋巨峰现在的职务是什么？", "1981年7月参加工作。") == 0.0
     assert answer_type_bonus("新设计体现在什么方面？", "目前已停产。") == 0.0
+
+
+def test_an_answer_from_documents_that_never_name_the_topic_is_not_given(tmp_path):
+    """The real models over two articles. A neighbour names 男子 in passing, so the topic counts
+    as mentioned by the retrieved passages; but the answer would quote the badminton
+    championship's date, from a document that never names it. The same question about the
+    championship is answered from it."""
+    from qa.engine import Engine
+    from qa.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "羽毛球.txt").write_text(
+        "# 香港公开羽毛球锦标赛\n\n香港公开羽毛球锦标赛是香港每年举办的国际羽毛球赛事。"
+        "本赛事由世界羽毛球联会认可，香港羽毛球总会主办，一般在每年的11月举行。\n",
+        "utf-8",
+    )
+    (corpus / "花样游泳.txt").write_text(
+        "# 中国花样游泳队\n\n参加2008年北京奥运会的中国花样游泳队一行共计15人，其中运动员9人。"
+        "队伍在男子项目之外的比赛中获得铜牌。\n",
+        "utf-8",
+    )
+    engine = Engine(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", data_dir=tmp_path / "data"))
+    asked = engine.ask("男子100米跑赛事什么时候举行？")
+    assert asked.outcome == "not_found", asked.note
+    assert "11月" not in asked.text
+    answered = engine.ask("香港公开羽毛球锦标赛一般什么时候举行？")
+    assert answered.outcome != "not_found" and "11月举行" in answered.text, answered.note

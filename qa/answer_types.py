@@ -44,6 +44,14 @@ _ASKS_NAMING = re.compile(
     re.I,
 )
 _GIVES_NAMING = re.compile(r"得名|命名|取名|赐名|起名|之名|为名|\bnamed (?:after|for)\b", re.I)
+# "从哪里来 / 源于哪里" asks for a source or an origin (图片来源于新湖南, 源于法语), not a place:
+# the sentence that places the thing asked about (位于…) does not say where it comes from.
+_ASKS_SOURCE = re.compile(
+    r"从哪里?来|从哪儿来|从何而来|(?:来源|起源|发源|源)于?(?:哪|何处)|出处|出自哪|来自哪"
+    r"|\bc(?:o|a)me from\b|\bsource\b|\borigin(?:ate)?s?\b",
+    re.I,
+)
+_GIVES_SOURCE = re.compile(r"来源|来自|出自|源于|源自|起源|发源|摘自|转载|供图|\bsource\b", re.I)
 # "现在 / 目前…" is answered by what holds now (现任…, 目前…, 至今…), not by a career's or a
 # history's earlier steps, which share the question's words as much.
 # Not 体现在 / 出现在 / 表现在 ("where does it show").
@@ -94,8 +102,8 @@ def answer_type_bonus(question: str, sentence: str) -> float:
 
 def holds_specific_answer(question: str, text: str) -> bool:
     """`text` holds a kind of answer specific enough to single a passage out: the date the
-    question is anchored on, another name or where a name comes from, the definition asked for,
-    an area. Not a plain
+    question is anchored on, another name or where a name comes from, a source, the definition
+    asked for, an area. Not a plain
     year, date or number: an article's every passage has some, and "什么时候" is also answered
     by "自十八岁开始" (measured on the CMRC trial set, see the README)."""
     return _bonus(question, text, generic=False) > 0
@@ -109,6 +117,8 @@ def _bonus(question: str, sentence: str, generic: bool) -> float:
         return ANSWER_TYPE_BONUS if _GIVES_NAMING.search(sentence) else 0.0
     if _ASKS_ALIAS.search(question):
         return ANSWER_TYPE_BONUS if _GIVES_ALIAS.search(sentence) else 0.0
+    if _ASKS_SOURCE.search(question):
+        return ANSWER_TYPE_BONUS if _GIVES_SOURCE.search(sentence) else 0.0
     if _defines(question, sentence):
         return ANSWER_TYPE_BONUS
     if _ASKS_SIZE.search(question):

@@ -174,6 +174,10 @@ def test_what_kind_of_answer_a_question_asks_for():
     assert answer_type_bonus("蒋巨峰现在的职务是什么？", "现任全国人大环资委副主任委员。") == ANSWER_TYPE_BONUS
     assert answer_type_bonus("蒋巨峰现在的职务是什么？", "1981年7月参加工作。") == 0.0
     assert answer_type_bonus("新设计体现在什么方面？", "目前已停产。") == 0.0
+    # "从哪里来" asks for a source, not a place.
+    assert answer_type_bonus("报道里的图片是从哪里来的？", "图片来源于新湖南。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("英语“暴发户”一词源于哪里？", "这个词源自法语。") == ANSWER_TYPE_BONUS
+    assert answer_type_bonus("报道里的图片是从哪里来的？", "株洲位于湖南省东部。") == 0.0
 
 
 def test_an_answer_from_documents_that_never_name_the_topic_is_not_given(tmp_path):

@@ -48,7 +48,8 @@ _GIVES_NAMING = re.compile(r"得名|命名|取名|赐名|起名|之名|为名|\b
 # the sentence that places the thing asked about (位于…) does not say where it comes from.
 _ASKS_SOURCE = re.compile(
     r"从哪里?来|从哪儿来|从何而来|(?:来源|起源|发源|源)于?(?:哪|何处)|出处|出自哪|来自哪"
-    r"|\bc(?:o|a)me from\b|\bsource\b|\borigin(?:ate)?s?\b",
+    # Not any "came from": "What proportion of imports came from those 18 FTZs?" asks a share.
+    r"|\bwhere\b.*\bc(?:o|a)mes? from\b|\bwhat (?:is|was|are|were) the (?:source|origin)s?\b|\borigins? of\b",
     re.I,
 )
 _GIVES_SOURCE = re.compile(r"来源|来自|出自|源于|源自|起源|发源|摘自|转载|供图|\bsource\b", re.I)
@@ -103,9 +104,9 @@ def answer_type_bonus(question: str, sentence: str) -> float:
 def holds_specific_answer(question: str, text: str) -> bool:
     """`text` holds a kind of answer specific enough to single a passage out: the date the
     question is anchored on, another name or where a name comes from, a source, the definition
-    asked for, an area. Not a plain
-    year, date or number: an article's every passage has some, and "什么时候" is also answered
-    by "自十八岁开始" (measured on the CMRC trial set, see the README)."""
+    asked for, an area. Not a plain year, date or number: an article's every passage has some,
+    and "什么时候" is also answered by "自十八岁开始" (measured on the CMRC trial set, see the
+    README)."""
     return _bonus(question, text, generic=False) > 0
 
 

@@ -139,7 +139,7 @@ class DocumentIndex:
         self.of_chunk = np.array([self.position[c.doc_id] for c in stored.chunks], dtype=np.int64)
 
     def rows_of(self, doc_id: str) -> np.ndarray:
-        """The index rows of one document's chunks, in document order."""
+        """The index rows of one document's chunks."""
         return np.flatnonzero(self.of_chunk == self.position[doc_id])
 
     def matching(self, pattern: str) -> list[str]:

@@ -178,6 +178,9 @@ def test_what_kind_of_answer_a_question_asks_for():
     assert answer_type_bonus("报道里的图片是从哪里来的？", "图片来源于新湖南。") == ANSWER_TYPE_BONUS
     assert answer_type_bonus("英语“暴发户”一词源于哪里？", "这个词源自法语。") == ANSWER_TYPE_BONUS
     assert answer_type_bonus("报道里的图片是从哪里来的？", "株洲位于湖南省东部。") == 0.0
+    # Any "came from" is no question of source: this one asks for a share.
+    share = "What proportion of national imports and exports came from those 18 FTZs?"
+    assert answer_type_bonus(share, "数据来源于商务部。") == 0.0
 
 
 def test_an_answer_from_documents_that_never_name_the_topic_is_not_given(tmp_path):

@@ -110,34 +110,40 @@ def holds_specific_answer(question: str, text: str) -> bool:
     return _bonus(question, text, generic=False) > 0
 
 
+# Kinds of answer as (what asks for it, what holds it), in the order a question is matched: the
+# first kind a question asks for is the one. Specific kinds also rank passages
+# (holds_specific_answer); the definition (_defines) is matched between the two specific groups.
+_Kinds = tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
+_NAMES: _Kinds = ((_ASKS_NAMING, _GIVES_NAMING), (_ASKS_ALIAS, _GIVES_ALIAS), (_ASKS_SOURCE, _GIVES_SOURCE))
+_SIZE: _Kinds = ((_ASKS_SIZE, _HAS_SIZE),)
+_GENERIC: _Kinds = (
+    (_ASKS_PLACE, _HAS_PLACE),
+    (_ASKS_PLACING, _HAS_PLACING),
+    (_ASKS_ERA, _HAS_ERA),
+    (_ASKS_YEAR, _HAS_YEAR),
+    (_ASKS_TIME, _HAS_DATE),
+    (_ASKS_NUMBER, _HAS_NUMBER),
+    (_ASKS_CURRENT, _HOLDS_NOW),
+)
+
+
+def _first_kind(kinds: _Kinds, question: str, sentence: str) -> float | None:
+    """The bonus for the first of `kinds` the question asks for (0 when the sentence does not
+    hold it), or None when it asks for none of them."""
+    for asks, holds in kinds:
+        if asks.search(question):
+            return ANSWER_TYPE_BONUS if holds.search(sentence) else 0.0
+    return None
+
+
 def _bonus(question: str, sentence: str, generic: bool) -> float:
     anchors = _DATE_ANCHOR.findall(question)
     if anchors and any(re.search(rf"(?<!\d){re.escape(a)}", sentence) for a in anchors):
         return DATE_ANCHOR_BONUS
-    if _ASKS_NAMING.search(question):
-        return ANSWER_TYPE_BONUS if _GIVES_NAMING.search(sentence) else 0.0
-    if _ASKS_ALIAS.search(question):
-        return ANSWER_TYPE_BONUS if _GIVES_ALIAS.search(sentence) else 0.0
-    if _ASKS_SOURCE.search(question):
-        return ANSWER_TYPE_BONUS if _GIVES_SOURCE.search(sentence) else 0.0
+    named = _first_kind(_NAMES, question, sentence)
+    if named is not None:
+        return named
     if _defines(question, sentence):
         return ANSWER_TYPE_BONUS
-    if _ASKS_SIZE.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_SIZE.search(sentence) else 0.0
-    if not generic:
-        return 0.0
-    if _ASKS_PLACE.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_PLACE.search(sentence) else 0.0
-    if _ASKS_PLACING.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_PLACING.search(sentence) else 0.0
-    if _ASKS_ERA.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_ERA.search(sentence) else 0.0
-    if _ASKS_YEAR.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_YEAR.search(sentence) else 0.0
-    if _ASKS_TIME.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_DATE.search(sentence) else 0.0
-    if _ASKS_NUMBER.search(question):
-        return ANSWER_TYPE_BONUS if _HAS_NUMBER.search(sentence) else 0.0
-    if _ASKS_CURRENT.search(question):
-        return ANSWER_TYPE_BONUS if _HOLDS_NOW.search(sentence) else 0.0
-    return 0.0
+    found = _first_kind(_SIZE + _GENERIC if generic else _SIZE, question, sentence)
+    return found or 0.0

@@ -359,9 +359,9 @@ def select(
     keep: float = RELATIVE_KEEP,
 ) -> list[Sentence]:
     """The sentence that answers best first, then at most MAX_SENTENCES - 1 other sentences
-    scoring at least `keep` of the best, in reading order of their passages. A reader takes the first sentence for the
-    answer: general context ("湖南自贸区涵盖长沙、岳阳、郴州三大片区…") in front of the
-    sentence about 郴州 buried it."""
+    scoring at least `keep` of the best, in reading order of their passages. A reader takes the
+    first sentence for the answer: general context ("湖南自贸区涵盖长沙、岳阳、郴州三大片区…") in
+    front of the sentence about 郴州 buried it."""
     body = [s for s in sentences if not s.is_heading]
     # A question in the source ("株洲为何要积极对接湖南自贸区？", a report's own lead-in) shares the
     # user's words and answers nothing: it is quoted only when nothing else is there.

@@ -435,7 +435,11 @@ def compose(
     chosen: list[Sentence],
     missing: tuple[str, ...] = (),
     coverage: str = "",
+    about: str = "",
 ) -> Answer:
+    """The answer text and its citations. A partial answer says what the documents lack
+    (`missing`) or, when the question names the document quoted (`about`), that it is that
+    document's closest passage: its words may differ from the question's (死因 / 坠楼身亡)."""
     if outcome == "not_found" or not chosen:
         return Answer(
             text=message("not_found", lang),
@@ -469,7 +473,9 @@ def compose(
         )
         for cid, n in numbers.items()
     )
-    if outcome == "partial":
+    if outcome == "partial" and about:
+        lead = message("partial_named", lang, title=about)
+    elif outcome == "partial":
         lead = message("partial", lang, missing=("、" if lang == "zh" else ", ").join(missing))
     else:
         lead = message("from_chinese", lang)

@@ -47,6 +47,9 @@ class Evidence:
     # The opening of the topic a Chinese question starts with (严长…, 六耳…), when no retrieved
     # passage or its document's title holds it: the documents do not speak of that topic.
     unmentioned: str = ""
+    # The title of a document read for the answer that the question names as a word of its own
+    # (牡蒿在什么季节开花？ over the article 牡蒿): the question is about that document.
+    named: str = ""
 
     def vector(self) -> list[float]:
         return [float(getattr(self, f)) for f in FEATURES]
@@ -76,6 +79,7 @@ class Evidence:
             round(sent, 4),
             missing_topics,
             _unmentioned(q, retriever, candidates, context),
+            _named_title(q.text, [retriever.chunks[h.index].title for h in hits]),
         )
 
 
@@ -94,6 +98,22 @@ def _unmentioned(q: Query, retriever: Retriever, candidates: list[Hit], context:
     titles = {retriever.chunks[h.index].title.lower() for h in candidates}
     needle = opening.lower()
     return "" if needle in context or any(needle in t for t in titles) else opening
+
+
+def _named_title(question: str, titles: list[str]) -> str:
+    """The first of `titles` (two characters or more) that the question holds as a name of its
+    own: at its start or after punctuation, so that a longer name ending in it does not count
+    (软枝黄蝉 is not the plant 黄蝉), and a Latin title not followed by a letter (Mono is not
+    MonoDevelop)."""
+    for t in titles:
+        if len(t) < 2:
+            continue
+        for m in re.finditer(re.escape(t), question):
+            before = question[m.start() - 1] if m.start() else " "
+            after = question[m.end()] if m.end() < len(question) else " "
+            if not before.isalnum() and not (t[-1].isascii() and t[-1].isalnum() and after.isascii() and after.isalnum()):
+                return t
+    return ""
 
 
 def topic_quoted(question: str, lang: str, documents: Iterable[str]) -> bool:
@@ -220,18 +240,21 @@ class Calibration:
         """answered / partial / not_found.
 
         A question whose opening topic no retrieved passage mentions is not found. Weak evidence
-        is not found. Middling evidence with topic words the documents never
+        is not found, unless the question names a document read for the answer: then it is
+        partial. Middling evidence with topic words the documents never
         mention (增值税, "Hainan") is a partial answer that names what is missing; without such
         words it is answered. The lower threshold is set to keep false refusals rare: refusing a
         question the documents answer is the failure users of other systems report most.
         """
-        if ev.unmentioned:
+        if ev.unmentioned and not ev.named:
             # Quoting passages about something else would answer a question nobody asked.
             return "not_found"
         lang = ev.lang if ev.lang in self.answer_at else "zh"
         p = self.probability(ev)
         if p < self.partial_at[lang]:
-            return "not_found"
+            # A question that names a retrieved document asks about it, whatever words it uses
+            # (死因 where the article says 坠楼身亡): its best passages are shown as a partial answer.
+            return "partial" if ev.named else "not_found"
         if p < self.answer_at[lang] and ev.missing:
             return "partial"
         return "answered"

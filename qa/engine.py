@@ -381,7 +381,8 @@ class Engine:
             chosen = self._quote(g)
         if not coverage:
             chosen = self._complete_lead_ins(g, chosen)
-        if chosen and not topic_quoted(g.resolved.searched_for, g.query.lang, self._quoted_documents(g, chosen)):
+        quoted = self._quoted_documents(g, chosen)
+        if chosen and not g.evidence.named and not topic_quoted(g.resolved.searched_for, g.query.lang, quoted):
             # What would be quoted never names what the question is about: answering with it
             # would answer a question nobody asked.
             outcome, chosen, coverage = "not_found", [], ""
@@ -393,6 +394,7 @@ class Engine:
             chosen,
             g.evidence.missing,
             coverage,
+            g.evidence.named,
         )
         t3 = time.perf_counter()
         timings = {**g.timings, "answer": (t3 - t2) * 1000, "total": (t3 - t_start) * 1000}

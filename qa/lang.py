@@ -31,6 +31,11 @@ MESSAGES = {
         "en": 'The documents only partly cover this question: they do not mention "{missing}". '
         "From the Chinese sources, here is what they do say:",
     },
+    "partial_named": {
+        "zh": "文档没有用问题里的说法回答这个问题。以下是《{title}》中最相关的内容：",
+        "en": "The documents do not answer this in the question's words. "
+        "From the Chinese source “{title}”, here is what comes closest:",
+    },
     "from_chinese": {
         "zh": "",
         "en": "From the Chinese sources:",

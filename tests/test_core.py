@@ -689,6 +689,30 @@ def test_a_question_about_a_topic_no_retrieved_passage_mentions_is_not_found():
     assert _calibration().decide(replace(ev, unmentioned="")) == "answered"
 
 
+def test_a_question_naming_a_retrieved_document_is_never_refused_outright():
+    """牡蒿在什么季节开花？ over the article 牡蒿, which says 秋季开花: weak word evidence (no 季节) was
+    refused. A question naming the document asks about it: it gets that document's closest
+    passage as a partial answer, which says so. A longer name ending in the title is not it."""
+    from qa.answerability import _named_title
+
+    assert _named_title("牡蒿在什么季节开花？", ["菊科", "牡蒿"]) == "牡蒿"
+    assert _named_title("文革期间，马飚从事什么工作？", ["马飚"]) == "马飚"
+    assert _named_title("软枝黄蝉的别名是什么？", ["黄蝉"]) == ""  # another plant
+    assert _named_title("MonoDevelop支持哪些语言？", ["Mono"]) == ""
+    assert _named_title("What is AltiVec for?", ["AltiVec"]) == "AltiVec"
+    assert _named_title("蓍的叶子有什么特点？", ["蓍"]) == ""  # one character names too much
+    weak = Evidence("zh", 0.0, 0.0, 0.5, 0.9, 0.9, ("季节",))
+    assert _calibration().decide(weak) == "not_found"
+    assert _calibration().decide(replace(weak, named="牡蒿")) == "partial"
+    # The opening the passages lack (文革, where they say 文化大革命) is not the topic then.
+    assert _calibration().decide(replace(weak, coverage=1.0, unmentioned="文革", named="马飚")) == "answered"
+    p = _passage("头状花序卵形，秋季开花。", 0, 1)
+    part = compose("q", "zh", "partial", [p], [Sentence(p, 0, 12, "头状花序卵形，秋季开花。", ())], ("季节",), about="牡蒿")
+    assert "《牡蒿》" in part.text and "季节" not in part.text and part.text.endswith("秋季开花。[1]")
+    en = compose("q", "en", "partial", [p], [Sentence(p, 0, 12, "头状花序卵形，秋季开花。", ())], (), about="牡蒿")
+    assert "“牡蒿”" in en.text and "question's words" in en.text
+
+
 def test_an_answer_quoting_documents_that_never_name_the_topic_is_not_given():
     """A retrieved passage named 男子 in passing; the documents the answer would quote (a
     badminton championship) never do. A report's passage need not repeat its city: the document does."""

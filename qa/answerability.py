@@ -111,9 +111,13 @@ def _named_title(question: str, titles: list[str]) -> str:
         for m in re.finditer(re.escape(t), question):
             before = question[m.start() - 1] if m.start() else " "
             after = question[m.end()] if m.end() < len(question) else " "
-            if not before.isalnum() and not (t[-1].isascii() and t[-1].isalnum() and after.isascii() and after.isalnum()):
+            if not before.isalnum() and not (_latin(t[-1]) and _latin(after)):
                 return t
     return ""
+
+
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
 
 
 def topic_quoted(question: str, lang: str, documents: Iterable[str]) -> bool:

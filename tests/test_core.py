@@ -707,7 +707,9 @@ def test_a_question_naming_a_retrieved_document_is_never_refused_outright():
     # The opening the passages lack (文革, where they say 文化大革命) is not the topic then.
     assert _calibration().decide(replace(weak, coverage=1.0, unmentioned="文革", named="马飚")) == "answered"
     p = _passage("头状花序卵形，秋季开花。", 0, 1)
-    part = compose("q", "zh", "partial", [p], [Sentence(p, 0, 12, "头状花序卵形，秋季开花。", ())], ("季节",), about="牡蒿")
+    part = compose(
+        "q", "zh", "partial", [p], [Sentence(p, 0, 12, "头状花序卵形，秋季开花。", ())], ("季节",), about="牡蒿"
+    )
     assert "《牡蒿》" in part.text and "季节" not in part.text and part.text.endswith("秋季开花。[1]")
     en = compose("q", "en", "partial", [p], [Sentence(p, 0, 12, "头状花序卵形，秋季开花。", ())], (), about="牡蒿")
     assert "“牡蒿”" in en.text and "question's words" in en.text

@@ -116,7 +116,9 @@ NAME_BONUS = ANSWER_TYPE_BONUS
 NAMED_SHARE = 0.5
 
 
-_ASKS_WHY = re.compile(r"为什么|为何|何以|原因|\bwhy\b", re.I)
+# Not 为什么 after a verb that 为 completes: 被称为什么 / 改名为什么 / 被聘为什么职务 ask for a name.
+_WHY = r"(?<![称誉成作改列视认名译定封选评聘算])为什么"
+_ASKS_WHY = re.compile(_WHY + r"|为何|何以|原因|\bwhy\b", re.I)
 # A sentence that opens with "therefore" states a consequence: the cause it follows from is the
 # sentence before it ("…肥沃的土壤和河川带来丰富的水源；" "因此，畜牧业发达；").
 _THEREFORE = re.compile(r"(?:因此|所以|因而|故而|于是|从而|由此|therefore|thus|hence)", re.I)
@@ -239,7 +241,7 @@ def whole_sentences(chosen: list[Sentence], passage_sentences: list[Sentence]) -
 # "印度野驴与非洲野驴有些分别。" goes on with what the differences are, "…是一个全新设计。" with
 # what is new. Not "how many / how large": those ask for one figure.
 _ASKS_ACCOUNT = re.compile(
-    r"怎样|怎么|如何|什么样|哪些|为什么|为何|原因|\bwhy\b"
+    r"怎样|怎么|如何|什么样|哪些|" + _WHY + r"|为何|原因|\bwhy\b"
     r"|\bhow\b(?! (?:many|much|large|big|long|old|far|often|soon|high|tall|wide)\b)",
     re.I,
 )

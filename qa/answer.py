@@ -239,9 +239,11 @@ def whole_sentences(chosen: list[Sentence], passage_sentences: list[Sentence]) -
 
 # "How", "why" and "which ones" ask for an account, which a source seldom gives in one sentence:
 # "印度野驴与非洲野驴有些分别。" goes on with what the differences are, "…是一个全新设计。" with
-# what is new. Not "how many / how large": those ask for one figure.
+# what is new. So do "respectively" (分别: several values at once, 五个指标分别为… follows the
+# count) and "what did X do" (做了什么: an action told over the sentences that follow).
+# Not "how many / how large": those ask for one figure.
 _ASKS_ACCOUNT = re.compile(
-    r"怎样|怎么|如何|什么样|哪些|" + _WHY + r"|为何|原因|\bwhy\b"
+    r"怎样|怎么|如何|什么样|哪些|分别|做了什么|" + _WHY + r"|为何|原因|\bwhy\b|\brespectively\b|\bwhat did\b[^?]*\bdo\b"
     r"|\bhow\b(?! (?:many|much|large|big|long|old|far|often|soon|high|tall|wide)\b)",
     re.I,
 )

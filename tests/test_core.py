@@ -614,6 +614,9 @@ def test_a_how_why_or_which_ones_question_brings_the_next_sentence_of_the_paragr
     assert complete("有哪些分别？", [u[2]], u) == [u[2]]
     assert complete("有哪些分别？", [u[0], u[2], u[1]], u) == [u[0], u[2], u[1]]
     # A question for one fact (who, where, how many) keeps its one sentence ...
+    # Several values at once (分别) and what someone did are accounts too.
+    for q in ("两种野驴的毛色分别是什么？", "发现野驴后，他们做了什么？", "What did the herders do then?"):
+        assert complete(q, [u[1]], u) == [u[1], u[2]]
     # (被称为什么 asks for a name: its 为 belongs to 称为, it is no "why")
     one_fact = ("印度野驴生活在哪里？", "印度野驴有多少只？", "How many wild asses are there?", "How large is it?")
     for q in (*one_fact, "印度野驴在当地被称为什么？", "它后来改名为什么？"):

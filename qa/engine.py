@@ -161,7 +161,9 @@ class Engine:
             "zh": tuple(r.strip() for r in self.settings.route_zh.split(",") if r.strip()),
             "en": tuple(r.strip() for r in self.settings.route_en.split(",") if r.strip()),
         }
-        retriever = Retriever(stored, self.settings.fusion_depth, self.settings.rrf_k, routes)
+        retriever = Retriever(
+            stored, self.settings.fusion_depth, self.settings.rrf_k, routes, self.settings.centre_crosslingual
+        )
         rows = {c.chunk_id: i for i, c in enumerate(stored.chunks)}
         self._state = (stored, retriever, rows, retriever.documents)
 

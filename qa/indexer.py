@@ -208,6 +208,8 @@ def _assemble(
     }
     if recs and "x" in recs[0]:
         arrays["x_vectors"] = np.stack([r["x"] for r in recs]).astype(np.float32)
+        # Their mean, which English questions are centred on (qa.retrieve.Retriever.centred_x).
+        arrays["x_mean"] = arrays["x_vectors"].mean(axis=0)
     if recs and "latent_idx" in recs[0]:
         rows = np.zeros(len(recs), ROW)
         rows["idx"] = np.stack([r["latent_idx"] for r in recs]).astype(np.int32)

@@ -55,6 +55,9 @@ class Settings:
     # Retrievers fused per question language (see qa/retrieve.py; chosen by measurement).
     route_zh: str = "e5,bm25"
     route_en: str = "x,gloss,latent"
+    # English questions searched with the cross-lingual vector minus the collection's mean
+    # passage vector (qa.retrieve.Retriever.centred_x): general passages stop crowding the top 3.
+    centre_crosslingual: bool = True
     threads: int = 2
     # Chunks above which dense search is approximate (HNSW) instead of exact (qa.store).
     ann_threshold: int = 100_000

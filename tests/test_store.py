@@ -200,3 +200,34 @@ def test_progress_bar_shows_no_rate_before_the_first_batch(capsys):
     assert "0/100 0.0/s ETA ?" in line
     bar("embedding", 100, 100)
     assert "100/100" in capsys.readouterr().err and bar.drawn
+
+
+def test_english_questions_are_centred_so_a_general_passage_stops_outranking_the_specific_one():
+    """A "hub" passage, near every question in the cross-lingual space, outranked the passage
+    that answers; searching with the question minus the collection's mean vector ranks it first."""
+    from qa.records import Chunk
+    from qa.store_faiss import FaissIndex, build_faiss
+
+    texts = ["岳阳突出临港经济。", "郴州突出湘港澳直通。", "长沙突出临空经济。", "湖南自贸区总体方案。"]
+    chunks = tuple(Chunk(f"d#{i}", "d", "标题", "", i * 10, i * 10 + 9, t) for i, t in enumerate(texts))
+    x = np.eye(3, dtype=np.float32)
+    x = np.vstack([x, np.ones((1, 3), np.float32) / np.sqrt(3)])  # the general passage: near all three
+    stored = FaissIndex({}, chunks, x, build_faiss(x), {"x_vectors": x})
+    q = np.array([0.8, 0.3, 0.3], np.float32)
+    q /= np.linalg.norm(q)
+    query = Query("What is Yueyang's focus?", "en", q, x=q)
+    routes = {"zh": ("e5",), "en": ("x",)}
+    assert Retriever(stored, routes=routes, centre_x=False).hits(query)[0].index == 3
+    assert Retriever(stored, routes=routes).hits(query)[0].index == 0
+    # An index that stores the mean is centred on it (the same value here).
+    with_mean = FaissIndex({}, chunks, x, build_faiss(x), {"x_vectors": x, "x_mean": x.mean(axis=0)})
+    assert Retriever(with_mean, routes=routes).hits(query)[0].index == 0
+    # Chinese questions (no cross-lingual vector on their route) are searched as before.
+    assert Retriever(stored, routes=routes).hits(Query("岳阳", "zh", q))[0].index == 3
+
+
+@pytest.mark.slow
+def test_the_real_index_stores_the_mean_english_questions_are_centred_on(real_engine):
+    arrays = real_engine.stored.arrays
+    assert arrays["x_vectors"].shape[0] == len(real_engine.stored.chunks)
+    assert np.allclose(arrays["x_mean"], arrays["x_vectors"].mean(axis=0), atol=1e-6)

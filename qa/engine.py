@@ -27,7 +27,7 @@ from qa.records import Answer, Passage
 from qa.retrieve import Query, Retriever
 from qa.settings import Settings
 from qa.store import StoredIndex
-from qa.structure import Item, colon_list, is_list_question, item_run, named_item, section_overview
+from qa.structure import Item, colon_list, is_list_question, item_run, named_item, section_overview, stated_counts
 
 if TYPE_CHECKING:
     from qa.crosslingual import Glossary
@@ -323,20 +323,30 @@ class Engine:
 
     def _list_answer(self, g: _Gathered, k: int) -> tuple[list[answering.Sentence], str, bool]:
         """Quote the whole list (or short section) that the best passages belong to; the flag
-        says the question named the item(s) quoted, which are then the whole answer."""
+        says the question named the item(s) quoted, which are then the whole answer. A question
+        that says how many items there are ("the four ways") takes the best passage's list of
+        that many, when one of the best passages has one: a section of photo captions ranked
+        above the four 联动 items had been quoted for it."""
         chunks, rows = g.stored.chunks, g.rows
+        question = g.resolved.searched_for
+        counts = stated_counts(question)
+        lists = []
         for p in g.ranking[:k]:
             i = rows[p.chunk.chunk_id]
-            heading, items = named_item(chunks, i, g.resolved.searched_for)
+            heading, items = named_item(chunks, i, question)
             items = items or item_run(chunks, i) or colon_list(chunks, i) or section_overview(chunks, i)
             if not items:
                 continue
             where = source_label(chunks[i].title, chunks[i].section)
-            if heading:
+            if heading and not lists:
                 return self._sentences(g, items), message("list_item", g.resolved.lang, item=heading, where=where), True
-            n = sum(not it.lead for it in items)
-            return self._sentences(g, items), message("list_coverage", g.resolved.lang, n=n, where=where), False
-        return [], "", False
+            lists.append((sum(not it.lead for it in items), items, where))
+            if not counts:
+                break  # the best passage's list
+        if not lists:
+            return [], "", False
+        n, items, where = next((x for x in lists if x[0] in counts), lists[0])
+        return self._sentences(g, items), message("list_coverage", g.resolved.lang, n=n, where=where), False
 
     def _complete_lead_ins(self, g: _Gathered, chosen: list[answering.Sentence]) -> list[answering.Sentence]:
         """A chosen sentence that announces what follows ("…要求史无前例：") brings all of it:

@@ -43,6 +43,26 @@ class Item:
     lead: bool = False  # the sentence announcing the list, not an item of it
 
 
+_EN_NUMBERS = "two three four five six seven eight nine ten eleven twelve".split()
+# A count a question states: "四个方面", "三大特色", "7项", "the four ways", "the 11 reform items".
+_ZH_COUNT = re.compile(r"([\d一二三四五六七八九十两]+)\s*(?:大|项|个|条|种|类|点|方面|片区|领域|部分)")
+_EN_COUNT = re.compile(r"\b(\d{1,2}|" + "|".join(_EN_NUMBERS) + r")\s+(?:[\w-]+\s+){0,2}?[a-z]+s\b", re.I)
+MAX_COUNT = 30
+
+
+def stated_counts(question: str) -> set[int]:
+    """How many items the question says there are (2 to MAX_COUNT; a year is no count)."""
+    from qa.gist import cn_to_int
+
+    found = [
+        cn_to_int(m.group(1)) if not m.group(1).isdigit() else int(m.group(1)) for m in _ZH_COUNT.finditer(question)
+    ]
+    for m in _EN_COUNT.finditer(question):
+        word = m.group(1).lower()
+        found.append(int(word) if word.isdigit() else _EN_NUMBERS.index(word) + 2)
+    return {n for n in found if n is not None and 2 <= n <= MAX_COUNT}
+
+
 def is_list_question(text: str, lang: str) -> bool:
     return bool((_ZH_LIST if lang == "zh" else _EN_LIST).search(text))
 

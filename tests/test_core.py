@@ -101,6 +101,25 @@ def test_list_questions_are_recognised(question, lang, is_list):
     assert is_list_question(question, lang) is is_list
 
 
+@pytest.mark.parametrize(
+    "question, counts",
+    [
+        ("What are the four ways Zhuzhou links up with the Hunan FTZ?", {4}),
+        ("What are the 7 fields of the 121 tasks?", {7}),  # 121 tasks: beyond any list's length
+        ("湖南自贸区的三大特色战略定位分别是什么？", {3}),
+        ("报道分成哪四个部分？", {4}),
+        ("株洲如何对接湖南自贸区？", set()),
+        ("2020年有哪些项目获批？", set()),  # a year is no count
+    ],
+)
+def test_the_number_of_items_a_list_question_states(question, counts):
+    """A list question that says how many items it wants takes the list of that many among its
+    best passages (Engine._list_answer)."""
+    from qa.structure import stated_counts
+
+    assert stated_counts(question) == counts
+
+
 def _doc(text: str) -> Document:
     return Document("d.txt", "标题", text)
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from qa.chunk import sentence_spans
+from qa.gist import cn_to_int
 from qa.records import Chunk
 
 _ZH_LIST = re.compile(
@@ -52,8 +53,6 @@ MAX_COUNT = 30
 
 def stated_counts(question: str) -> set[int]:
     """How many items the question says there are (2 to MAX_COUNT; a year is no count)."""
-    from qa.gist import cn_to_int
-
     found = [
         cn_to_int(m.group(1)) if not m.group(1).isdigit() else int(m.group(1)) for m in _ZH_COUNT.finditer(question)
     ]

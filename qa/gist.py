@@ -257,7 +257,8 @@ def cn_to_int(text: str) -> int | None:
     return total + section + (digit or 0)
 
 
-def _number(text: str) -> int | None:
+def number_value(text: str) -> int | None:
+    """The value of a number written in digits or in Chinese numerals (7, 七, 一百二十一)."""
     return int(text) if text.isdigit() else cn_to_int(text)
 
 
@@ -277,7 +278,7 @@ def _with_classifier(number: str, cl: str | None, ordinal: bool) -> str:
 
 
 def _month(text: str) -> str | None:
-    m = _number(text)
+    m = number_value(text)
     return MONTHS[m - 1] if m is not None and 1 <= m <= 12 else None
 
 
@@ -286,14 +287,14 @@ def _special(m: re.Match[str]) -> Part | None:
     g = m.groupdict()
     zh = m.group(0)
     if g["y"]:
-        year = str(_number(g["y"]))
+        year = str(number_value(g["y"]))
         month = _month(g["ym"]) if g["ym"] else None
         if g["ym"] and month is None:
             return None
-        day = _number(g["yd"]) if g["yd"] else None
+        day = number_value(g["yd"]) if g["yd"] else None
         return Part(zh, " ".join(str(x) for x in (day, month, year) if x), "date")
     if g["md_m"]:
-        month, day = _month(g["md_m"]), _number(g["md_d"])
+        month, day = _month(g["md_m"]), number_value(g["md_d"])
         return Part(zh, f"{day} {month}", "date") if month and day and day <= 31 else None
     if g["r1"]:
         first, last = _month(g["r1"]), _month(g["r2"])

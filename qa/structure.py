@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from qa.chunk import sentence_spans
-from qa.gist import cn_to_int
+from qa.gist import number_value
 from qa.records import Chunk
 
 _ZH_LIST = re.compile(
@@ -53,9 +53,7 @@ MAX_COUNT = 30
 
 def stated_counts(question: str) -> set[int]:
     """How many items the question says there are (2 to MAX_COUNT; a year is no count)."""
-    found = [
-        cn_to_int(m.group(1)) if not m.group(1).isdigit() else int(m.group(1)) for m in _ZH_COUNT.finditer(question)
-    ]
+    found = [number_value(m.group(1)) for m in _ZH_COUNT.finditer(question)]
     for m in _EN_COUNT.finditer(question):
         word = m.group(1).lower()
         found.append(int(word) if word.isdigit() else _EN_NUMBERS.index(word) + 2)

@@ -50,6 +50,9 @@ class Evidence:
     # The title of a document read for the answer that the question names as a word of its own
     # (牡蒿在什么季节开花？ over the article 牡蒿): the question is about that document.
     named: str = ""
+    # The first characters of the topic a Chinese question opens with (`question_opening`),
+    # which the documents an answer quotes must hold (`topic_quoted`).
+    opening: str = ""
 
     def vector(self) -> list[float]:
         return [float(getattr(self, f)) for f in FEATURES]
@@ -70,6 +73,7 @@ class Evidence:
         runs = _known_runs(q.text, retriever, context) if q.lang == "en" else []
         corpus_cov = _corpus_coverage(q, retriever, runs, context)
         topic_cov, missing_topics = _topic_coverage(q, retriever, runs, context)
+        opening = question_opening(q.text, q.lang)
         return cls(
             q.lang,
             round(cov, 4),
@@ -78,21 +82,25 @@ class Evidence:
             round(dense, 4),
             round(sent, 4),
             missing_topics,
-            _unmentioned(q, retriever, candidates, context),
+            _unmentioned(opening, retriever, candidates, context),
             _named_title(q.text, [retriever.chunks[h.index].title for h in hits]),
+            opening,
         )
 
 
-def _unmentioned(q: Query, retriever: Retriever, candidates: list[Hit], context: str) -> str:
-    """The question's topic opening when neither the retrieved passages nor their titles hold it.
+def question_opening(text: str, lang: str) -> str:
+    """The topic opening of a Chinese question (keywords.topic_opening), "" for an English one
+    or one that opens with no topic."""
+    return "" if lang == "en" else topic_opening(text) or ""
+
+
+def _unmentioned(opening: str, retriever: Retriever, candidates: list[Hit], context: str) -> str:
+    """The question's topic `opening` when neither the retrieved passages nor their titles hold it.
 
     Topic words alone miss this: jieba cuts an unknown name into pieces that are not topic words
     or that occur anyway (严长寿 -> 严 / 长寿, and 长寿王 is in the passages), so a question about
     an article left out of the collection was answered from a neighbour. Measured on the CMRC
     trial benchmark: held-out questions refused 102 -> 112 of 134, answerable refused 11 -> 12 of 866."""
-    if q.lang == "en":
-        return ""
-    opening = topic_opening(q.text)
     if not opening:
         return ""
     titles = {retriever.chunks[h.index].title.lower() for h in candidates}
@@ -120,19 +128,19 @@ def _latin(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
-def topic_quoted(question: str, lang: str, documents: Iterable[str]) -> bool:
-    """The topic a Chinese question opens with is in a document the answer quotes from (each
-    of `documents` is one's title and text), or the question opens with no topic.
+def topic_quoted(ev: Evidence, documents: Iterable[str]) -> bool:
+    """The topic the question opens with (`ev.opening`) is in a document the answer quotes from
+    (each of `documents` is one's title and text), or the question opens with no topic, or it
+    names a document read for the answer (`ev.named`: then that document is its topic).
 
     `_unmentioned` asks this of all retrieved passages, and one that names the topic in passing
     let the answer quote documents that never do: "男子100米跑赛事什么时候举行？" was answered
     with the date of a badminton championship. Not the quoted passage alone: a report's passage
     seldom repeats the city the whole report is about (株洲). Measured on the CMRC trial
     benchmark: see the README."""
-    opening = topic_opening(question) if lang != "en" else None
-    if not opening:
+    if ev.named or not ev.opening:
         return True
-    needle = opening.lower()
+    needle = ev.opening.lower()
     return any(needle in d.lower() for d in documents)
 
 

@@ -394,7 +394,7 @@ class Engine:
         if not coverage:
             chosen = self._complete_lead_ins(g, chosen)
         quoted = self._quoted_documents(g, chosen)
-        if chosen and not g.evidence.named and not topic_quoted(g.resolved.searched_for, g.query.lang, quoted):
+        if chosen and not topic_quoted(g.evidence, quoted):
             # What would be quoted never names what the question is about: answering with it
             # would answer a question nobody asked.
             outcome, chosen, coverage = "not_found", [], ""

@@ -693,21 +693,21 @@ def test_a_question_about_a_topic_no_retrieved_passage_mentions_is_not_found():
     """严长寿 is not in the passages; 长寿王 is, so topic words alone (严 / 长寿) found it covered."""
     from types import SimpleNamespace
 
-    import numpy as np
-
-    from qa.answerability import _unmentioned
-    from qa.retrieve import Hit, Query
+    from qa.answerability import _unmentioned, question_opening
+    from qa.retrieve import Hit
 
     chunks = [SimpleNamespace(title="长寿王"), SimpleNamespace(title="六耳铃")]
     retriever = SimpleNamespace(chunks=chunks)
     hits = [Hit(0, 1.0, 0.9, 0.0), Hit(1, 0.5, 0.8, 0.0)]
     context = "475年9月，长寿王趁机率领三万大军讨伐百济。"
-    zh = Query("严长寿曾经担任过哪些职务？", "zh", np.zeros(1, np.float32))
-    assert _unmentioned(zh, retriever, hits[:1], context) == "严长"
+
+    def unmentioned(question: str, candidates: list[Hit]) -> str:
+        return _unmentioned(question_opening(question, "zh"), retriever, candidates, context)
+
+    assert unmentioned("严长寿曾经担任过哪些职务？", hits[:1]) == "严长"
     # A title holds the topic: the document is about it, whatever its passage says.
-    six = Query("六耳铃分布在哪些地区？", "zh", np.zeros(1, np.float32))
-    assert _unmentioned(six, retriever, hits, context) == ""
-    assert _unmentioned(Query("长寿王做了什么？", "zh", np.zeros(1, np.float32)), retriever, hits, context) == ""
+    assert unmentioned("六耳铃分布在哪些地区？", hits) == ""
+    assert unmentioned("长寿王做了什么？", hits) == ""
     ev = Evidence("zh", 1.0, 1.0, 1.0, 0.9, 0.9, (), "严长")
     assert _calibration().decide(ev) == "not_found"
     assert _calibration().decide(replace(ev, unmentioned="")) == "answered"
@@ -742,7 +742,12 @@ def test_a_question_naming_a_retrieved_document_is_never_refused_outright():
 def test_an_answer_quoting_documents_that_never_name_the_topic_is_not_given():
     """A retrieved passage named 男子 in passing; the documents the answer would quote (a
     badminton championship) never do. A report's passage need not repeat its city: the document does."""
-    from qa.answerability import topic_quoted
+    from qa.answerability import question_opening
+    from qa.answerability import topic_quoted as quoted_in
+
+    def topic_quoted(question: str, lang: str, documents) -> bool:
+        ev = Evidence(lang, 1.0, 1.0, 1.0, 0.9, 0.9, opening=question_opening(question, lang))
+        return quoted_in(ev, documents)
 
     badminton = "香港公开羽毛球锦标赛本赛事由世界羽毛球联会认可，一般在每年的11月举行。"
     assert not topic_quoted("男子100米跑赛事什么时候举行？", "zh", [badminton])
@@ -755,6 +760,10 @@ def test_an_answer_quoting_documents_that_never_name_the_topic_is_not_given():
     read = []
     docs = (read.append(d) or d for d in [report, badminton])
     assert topic_quoted("株洲有哪些平台？", "zh", docs) and read == [report]
+    # A question naming a document read for the answer is about that document.
+    opening = question_opening("文革期间，马飚做什么？", "zh")
+    named = Evidence("zh", 1.0, 1.0, 1.0, 0.9, 0.9, named="马飚", opening=opening)
+    assert named.opening == "文革" and quoted_in(named, [badminton])
 
 
 def test_a_question_asking_another_name_or_a_definition_favours_the_sentence_that_gives_it():

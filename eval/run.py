@@ -1,5 +1,10 @@
 """Run the question set through the real engine and report the metrics table.
 
+Beside ours, in the same run, the simplest version of the same work (`DenseBaseline`): the last
+message as typed, embedded by the same e5 model, the store's top chunks by e5 similarity, and
+the top chunk as the answer. It reads the same index, so on any collection (the seed page, the
+laws + seed page) every figure is a ratio to it.
+
 Metrics: R@1, R@3 and MRR@10 per language on fact questions (a hit is a retrieved passage that
 contains the question's span, whitespace removed); refusal rate on unanswerable questions; false
 refusals on answerable ones; follow-up R@3 against the same questions asked standalone; item
@@ -16,9 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa.chat import Turn
+from qa.chat import Turn, split_turns
 from qa.gist import warm as warm_gist
-from qa.records import Answer
+from qa.lang import detect_lang
+from qa.records import Answer, Passage
 from qa.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -84,6 +90,29 @@ def _pct(xs: list[float], q: float) -> float:
         return float("nan")
     xs = sorted(xs)
     return round(xs[min(len(xs) - 1, int(q * len(xs)))], 2)
+
+
+class DenseBaseline:
+    """The plain recipe over the engine's own index: e5 alone, no fusion, no cross-lingual model,
+    no follow-up resolution, no refusal; its answer is the top chunk, whole. Asked like the
+    engine, so `evaluate` scores both the same way."""
+
+    def __init__(self, engine: Any, depth: int = 10) -> None:
+        self.engine = engine
+        self.depth = depth
+
+    def ask(self, question: str | None = None, turns: list[Turn] | None = None, k: int = 3) -> Answer:
+        t0 = time.perf_counter()
+        text = question if question is not None else split_turns(turns or [])[0]
+        retriever = self.engine._state[1]
+        qvec = self.engine.embedder.encode_queries([text])[0]
+        ids, scores = retriever.dense(qvec, self.depth)
+        passages = tuple(
+            Passage(retriever.chunks[i], float(s), rank) for rank, (i, s) in enumerate(zip(ids, scores), start=1)
+        )
+        top = passages[0].chunk.text if passages else ""
+        ms = (time.perf_counter() - t0) * 1000
+        return Answer(top, "answered" if top else "not_found", (), text, detect_lang(text), {"total": ms}, passages, k)
 
 
 def evaluate(engine: Any, questions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -199,6 +228,29 @@ def render(m: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+SIDE_BY_SIDE = [
+    ("Chinese R@1 / R@3 / MRR", ["zh_r1", "zh_r3", "zh_mrr"]),
+    ("Chinese answer holds the span", ["zh_facts"]),
+    ("English R@1 / R@3 / MRR", ["en_r1", "en_r3", "en_mrr"]),
+    ("English answer holds the span", ["en_facts"]),
+    ("unanswerable refused", ["refusal_rate"]),
+    ("follow-up R@3", ["followup_r3"]),
+    ("list item recall", ["list_item_recall"]),
+    ("latency p50 ms", ["latency_p50_ms"]),
+]
+
+
+def render_side_by_side(m: dict[str, Any], base: dict[str, Any]) -> str:
+    """Ours beside the dense baseline of the same run (its answer is its whole top chunk)."""
+
+    def cell(run: dict[str, Any], keys: list[str]) -> str:
+        return " / ".join(str(run[k]) if k.startswith("latency") else f"{run[k]:.3f}" for k in keys)
+
+    lines = ["| same run | ours | dense baseline (top chunk) |", "|---|---|---|"]
+    lines += [f"| {name} | {cell(m, keys)} | {cell(base, keys)} |" for name, keys in SIDE_BY_SIDE]
+    return "\n".join(lines)
+
+
 def check(m: dict[str, Any], floors: dict[str, dict[str, float]]) -> list[str]:
     bad = []
     for key, value in floors.get("min", {}).items():
@@ -217,8 +269,10 @@ def main(settings: Settings, questions: str | None, report: str | None, check_fl
     engine = Engine(settings)
     qs = load_questions(Path(questions) if questions else DEFAULT_QUESTIONS)
     m = evaluate(engine, qs)
+    m["baseline"] = {k: v for k, v in evaluate(DenseBaseline(engine), qs).items() if k != "failures"}
     print(render(m))
-    print(f"({len(qs)} questions, {time.perf_counter() - t0:.1f} s including model load)")
+    print(f"({len(qs)} questions, {time.perf_counter() - t0:.1f} s including model load and the baseline)")
+    print("\n" + render_side_by_side(m, m["baseline"]))
     if m["failures"]:
         print("\nmisses:")
         for f in m["failures"]:

@@ -292,10 +292,8 @@ class Engine:
     @staticmethod
     def _quoted_documents(g: _Gathered, chosen: list[answering.Sentence]) -> Iterator[str]:
         """The title and whole text of each document `chosen` quotes from, as they are needed."""
-        docs = g.retriever.documents
         for doc_id in dict.fromkeys(s.passage.chunk.doc_id for s in chosen):
-            chunks = [g.stored.chunks[i] for i in docs.rows_of(doc_id)]
-            yield docs.titles[doc_id] + "".join(f"{c.heading}{c.text}" for c in chunks)
+            yield g.retriever.documents.text(doc_id)
 
     def _quote(self, g: _Gathered, keep: float = answering.RELATIVE_KEEP) -> list[answering.Sentence]:
         """The best sentences (those scoring `keep` of the best) with what they cannot stand

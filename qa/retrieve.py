@@ -12,6 +12,7 @@ the query (the engine does) and does not decide whether the passages answer.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -137,6 +138,14 @@ class DocumentIndex:
         self.names = list(self.titles)
         self.position = {name: i for i, name in enumerate(self.names)}
         self.of_chunk = np.array([self.position[c.doc_id] for c in stored.chunks], dtype=np.int64)
+        self._chunks = stored.chunks
+        # The same few documents are read for question after question (a law, the seed page).
+        self.text = functools.lru_cache(maxsize=256)(self._text)
+
+    def _text(self, doc_id: str) -> str:
+        """A document's title and whole text, headings included, as the answer checks read it."""
+        chunks = [self._chunks[i] for i in self.rows_of(doc_id)]
+        return self.titles[doc_id] + "".join(f"{c.heading}{c.text}" for c in chunks)
 
     def rows_of(self, doc_id: str) -> np.ndarray:
         """The index rows of one document's chunks."""

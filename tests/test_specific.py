@@ -43,6 +43,15 @@ def test_every_chunk_of_a_document_is_found_by_its_title(engine_over_biographies
     assert all(scores[i] == 0 for i in range(len(chunks)) if i not in mine)
 
 
+def test_a_documents_text_is_its_title_and_its_chunks_in_order_read_once(engine_over_biographies):
+    """What the answer checks read as a document (topic_quoted): title, then the whole text."""
+    documents = engine_over_biographies._state[1].documents
+    text = documents.text("罗保铭.txt")
+    assert text.startswith("罗保铭") and CAREER in text and "杨朝祥" not in text
+    assert text.replace(" ", "").count("罗保铭，天津人") == 1
+    assert documents.text("罗保铭.txt") is text  # cached: the same documents are read question after question
+
+
 def test_passages_naming_what_the_question_names_come_first(engine_over_biographies):
     engine = engine_over_biographies
     retriever = engine._state[1]

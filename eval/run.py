@@ -192,7 +192,8 @@ def failures(rows: list[dict[str, Any]]) -> list[str]:
         q, a = r["q"], r["answer"]
         label = q.get("question") or q["messages"][-1]["content"]
         if q["kind"] == "unanswerable" and a.answered:
-            out.append(f"{q['id']} answered an unanswerable question: {label} -> {a.text[:60]}")
+            said = " ".join(a.text[:60].split())  # one line per miss, whatever the answer's layout
+            out.append(f"{q['id']} answered an unanswerable question: {label} -> {said}")
         elif q["kind"] != "unanswerable" and not a.answered:
             out.append(f"{q['id']} refused: {label} ({a.note})")
         elif q.get("span") and (r["rank"] is None or r["rank"] > 3):

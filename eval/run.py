@@ -104,11 +104,11 @@ class DenseBaseline:
     def ask(self, question: str | None = None, turns: list[Turn] | None = None, k: int = 3) -> Answer:
         t0 = time.perf_counter()
         text = question if question is not None else split_turns(turns or [])[0]
-        retriever = self.engine._state[1]
+        stored = self.engine.stored
         qvec = self.engine.embedder.encode_queries([text])[0]
-        ids, scores = retriever.dense(qvec, self.depth)
+        ids, scores = stored.search("e5", qvec, self.depth)
         passages = tuple(
-            Passage(retriever.chunks[i], float(s), rank) for rank, (i, s) in enumerate(zip(ids, scores), start=1)
+            Passage(stored.chunks[i], float(s), rank) for rank, (i, s) in enumerate(zip(ids, scores), start=1)
         )
         top = passages[0].chunk.text if passages else ""
         ms = (time.perf_counter() - t0) * 1000
